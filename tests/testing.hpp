@@ -1,0 +1,61 @@
+// tests/testing.hpp: helpers shared by the test files: paths of the shared data, a scratch
+// folder per test, running the CLI and capturing its output.
+#pragma once
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace testing {
+
+/// ../shared beside the project (DOMAINMAP_SHARED_DIR), e.g. shared("data/real/merlin/x.mib").
+inline std::string shared(const std::string& rel) { return std::string(DOMAINMAP_SHARED_DIR) + "/" + rel; }
+
+/// A fresh empty folder under the build tree for one test.
+inline std::string scratch(const std::string& name) {
+  std::filesystem::path p = std::filesystem::path(DOMAINMAP_TEST_TMP) / name;
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p.string();
+}
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;  ///< stdout
+  std::string err;  ///< stderr
+};
+
+/// Runs the domainmap CLI with `args` (a shell-quoted string), capturing stdout and stderr.
+inline CliResult run_cli(const std::string& args) {
+  static int counter = 0;
+  std::filesystem::path dir = std::filesystem::path(DOMAINMAP_TEST_TMP) / "cli";
+  std::filesystem::create_directories(dir);
+  std::string base = (dir / ("run" + std::to_string(++counter))).string();
+  std::string cmd = std::string(DOMAINMAP_CLI) + " " + args + " >" + base + ".out 2>" + base + ".err </dev/null";
+  int status = std::system(cmd.c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto slurp = [](const std::string& path) {
+    std::string s;
+    if (FILE* f = std::fopen(path.c_str(), "rb")) {
+      char buf[4096];
+      std::size_t n;
+      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+      std::fclose(f);
+    }
+    return s;
+  };
+  r.out = slurp(base + ".out");
+  r.err = slurp(base + ".err");
+  return r;
+}
+
+/// Number of lines in a string (a trailing newline does not start a new line).
+inline int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  if (!s.empty() && s.back() != '\n') ++n;
+  return n;
+}
+
+} // namespace testing
