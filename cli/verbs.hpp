@@ -1,0 +1,12 @@
+// cli/verbs.hpp: one function per verb, each in cli/<verb>.cpp.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace domainmap::cli {
+int verb_info(const std::vector<std::string>& args);
+int verb_convert(const std::vector<std::string>& args);
+int verb_virtual(const std::vector<std::string>& args);
+int verb_simulate(const std::vector<std::string>& args);
+int verb_params(const std::vector<std::string>& args);
+} // namespace domainmap::cli
