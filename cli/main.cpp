@@ -12,6 +12,7 @@ namespace domainmap::cli {
 
 const std::vector<Verb>& verbs() {
   static const std::vector<Verb> table = {
+      {"map", "run every stage built so far on DATA, or on the built-in simulated default", verb_map},
       {"info", "describe a dataset: format, shape, dtype, chunks, calibration, value statistics", verb_info},
       {"convert", "convert any readable dataset to EMD 1.0 (py4DSTEM) HDF5, streamed", verb_convert},
       {"virtual", "virtual bright-field / annular dark-field images, mean and max pattern", verb_virtual},

@@ -5,11 +5,13 @@
 
 namespace domainmap::cli {
 
-std::vector<std::string> stage_names() { return {"read", "write"}; }
+std::vector<std::string> stage_names() { return {"read", "write", "simulate", "virtual"}; }
 
 void add_stage(ParamList& list, StageParams& p, const std::string& name) {
   if (name == "read") list.stage(name, [&](ParamSink& s) { describe(p.read, s); });
   else if (name == "write") list.stage(name, [&](ParamSink& s) { describe(p.write, s); });
+  else if (name == "simulate") list.stage(name, [&](ParamSink& s) { describe(p.simulate, s); });
+  else if (name == "virtual") list.stage(name, [&](ParamSink& s) { describe(p.virtual_images, s); });
   else {
     std::string known;
     for (const auto& n : stage_names()) known += (known.empty() ? "" : ", ") + n;

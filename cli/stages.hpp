@@ -6,6 +6,8 @@
 
 #include "domainmap/dataset.hpp"
 #include "domainmap/params.hpp"
+#include "domainmap/simulate.hpp"
+#include "domainmap/virtual.hpp"
 #include "domainmap/write.hpp"
 
 namespace domainmap::cli {
@@ -13,6 +15,8 @@ namespace domainmap::cli {
 struct StageParams {
   ReadParams read;
   WriteParams write;
+  SimParams simulate;
+  VirtualParams virtual_images;  ///< stage 'virtual'
 };
 
 /// Stage names in pipeline order.

@@ -8,5 +8,6 @@ int verb_info(const std::vector<std::string>& args);
 int verb_convert(const std::vector<std::string>& args);
 int verb_virtual(const std::vector<std::string>& args);
 int verb_simulate(const std::vector<std::string>& args);
+int verb_map(const std::vector<std::string>& args);
 int verb_params(const std::vector<std::string>& args);
 } // namespace domainmap::cli

@@ -46,7 +46,7 @@ struct DatasetInfo {
   std::string dtype;                  ///< as stored, numpy style: "<u2", ">u1", "<f4", "1-bit"
   std::vector<std::int64_t> chunks;   ///< HDF5 chunk shape as stored, empty if contiguous or not HDF5
   std::string compression = "none";   ///< "none", "gzip", "lz4", "bitshuffle-lz4", ...
-  std::int64_t frames_present = 0;    ///< frames in the file; < shape.n_frames() for an interrupted acquisition (the rest read as 0)
+  std::int64_t frames_present = 0;    ///< frames in the file; < shape.n_frames() only for an interrupted acquisition read with pad_missing (the rest read as 0)
   Calibration calibration;
   /// Format-specific facts for `domainmap info` (e.g. {"counter_depth", "12"}).
   std::vector<std::pair<std::string, std::string>> metadata;
@@ -91,7 +91,9 @@ struct ReadParams {
   bool raw_allow_trailing = false;    ///< accept bytes after the last frame
   std::int64_t raw_frame_offset = 0;  ///< skip this many frames at the start (LiberTEM sync_offset)
   // Merlin .mib
-  bool merlin_scan_from_timestamps = true; ///< infer the scan width from flyback gaps in frame times when no other source gives it
+  bool merlin_scan_from_timestamps = false; ///< opt-in: infer the scan width from flyback gaps in frame times when no other source gives it
+  // Interrupted acquisitions (fewer frames than the scan needs)
+  bool pad_missing = false;           ///< false: keep the complete scan rows only; true: keep the scan shape, missing frames read as 0 (reported)
   bool operator==(const ReadParams&) const = default;
 };
 void describe(ReadParams& p, ParamSink& s);

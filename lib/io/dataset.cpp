@@ -39,6 +39,8 @@ void describe(ReadParams& p, ParamSink& s) {
   param(s, "raw_frame_offset", p.raw_frame_offset, "raw files: frames to skip at the start", 0, 1e15, "frames");
   param(s, "merlin_scan_from_timestamps", p.merlin_scan_from_timestamps,
         "Merlin: infer the scan width from flyback gaps in the frame times if nothing else gives it");
+  param(s, "pad_missing", p.pad_missing,
+        "interrupted acquisitions: keep the scan shape and read missing frames as 0 (default: keep the complete rows)");
 }
 
 namespace {
