@@ -196,6 +196,18 @@ TEST_CASE("blockfile: truncated files keep the complete scan rows") {
   CHECK(meta(*src, "records") == "3 of 6, 20742 bytes each");
   CHECK(read_blockfile_vbf(cut3).size() == 6);  // the VBF is complete
 
+  // asked to keep the scan shape: the missing records read as 0
+  ReadParams pad;
+  pad.pad_missing = true;
+  src = open_dataset(cut3, pad);
+  CHECK(src->shape() == Shape4{3, 2, 144, 144});
+  CHECK(src->info().frames_present == 3);
+  CHECK(has_note(*src, "the missing 3 read as 0 (read.pad_missing)"));
+  st = compute_stats(*src, ctx);
+  CHECK(st.sum == 1712297 + 861801);
+  CHECK(st.last_frame_sum == 0);
+  CHECK(st.n_zero_frames == 3);
+
   // one record: not a full row, the records as one row
   std::string cut1 = edited_copy(dir, "cut1.blo", [](auto& b) { b.resize(24854); });
   src = open_dataset(cut1);

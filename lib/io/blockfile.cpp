@@ -179,6 +179,14 @@ BlockfileSource::BlockfileSource(const std::string& path, const ReadParams& p) :
     if (complete == 0)
       fail(ErrorKind::bad_input, path, "truncated: no complete pattern record (", data_bytes, " bytes after the data offset ",
            h_.data_offset, ", one record is ", record_bytes_, ")");
+  }
+  std::int64_t present = std::min(complete, n_scan);
+  if (complete < n_scan && p.pad_missing) {
+    // keep the scan shape; the missing records read as 0 (asked for with read.pad_missing)
+    info_.notes.push_back(detail::cat("truncated acquisition: ", complete, " of ", n_scan,
+                                      " pattern records complete; the missing ", n_scan - complete,
+                                      " read as 0 (read.pad_missing)"));
+  } else if (complete < n_scan) {
     // keep the complete scan rows; if not one row is complete, the records as one row
     const std::int64_t rows = complete / nx;
     info_.shape.scan_y = rows >= 1 ? rows : 1;
@@ -197,7 +205,7 @@ BlockfileSource::BlockfileSource(const std::string& path, const ReadParams& p) :
     info_.shape.scan_y = p.scan_shape.y;
     info_.shape.scan_x = p.scan_shape.x;
   }
-  info_.frames_present = info_.shape.n_frames();
+  info_.frames_present = std::min(present, info_.shape.n_frames());
 
   if (h_.version != 0x0102)
     info_.notes.push_back("blockfile version " + hex16(h_.version) + " (only 0x0102 is known); read as 0x0102");
@@ -207,7 +215,7 @@ BlockfileSource::BlockfileSource(const std::string& path, const ReadParams& p) :
     unsigned char rec[6];
     file_.read_at(h_.data_offset, 6, rec);
     check_record(rec, 0);
-    const std::int64_t last = info_.shape.n_frames() - 1;
+    const std::int64_t last = info_.frames_present - 1;
     file_.read_at(h_.data_offset + std::uint64_t(last) * std::uint64_t(record_bytes_), 6, rec);
     check_record(rec, last);
   }
@@ -289,11 +297,16 @@ void BlockfileSource::read_frames(std::int64_t first, std::int64_t count, float*
     fail(ErrorKind::internal, file_.path(), "frames ", first, "..", first + count, " outside the ", info_.shape.n_frames(),
          " patterns");
   if (count == 0) return;
+  const std::int64_t fp = info_.shape.frame_pixels();
+  // frames past the last record of an interrupted acquisition read as 0 (read.pad_missing)
+  const std::int64_t stored = std::max<std::int64_t>(0, std::min(count, info_.frames_present - first));
+  std::fill(out + stored * fp, out + count * fp, 0.0f);
+  count = stored;
+  if (count == 0) return;
   const std::size_t bytes = static_cast<std::size_t>(count * record_bytes_);
   if (scratch_.size() < bytes) scratch_.resize(bytes);
   // consecutive records are one contiguous range: one pread
   file_.read_at(h_.data_offset + std::uint64_t(first) * std::uint64_t(record_bytes_), bytes, scratch_.data());
-  const std::int64_t fp = info_.shape.frame_pixels();
   for (std::int64_t k = 0; k < count; ++k) {
     const unsigned char* rec = scratch_.data() + k * record_bytes_;
     check_record(rec, first + k);

@@ -72,6 +72,25 @@ std::pair<std::string, std::string> split_spec(const std::string& spec) {
   return {spec, ""};
 }
 
+// True if an .xml in the same folder names `path` as its EMPAD raw_file (looks at up to 200 .xml files).
+bool empad_xml_beside(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path raw(path);
+  const fs::path dir = raw.has_parent_path() ? raw.parent_path() : fs::path(".");
+  const std::string name = raw.filename().string();
+  int seen = 0;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end && seen < 200; it.increment(ec)) {
+    if (lower_ext(it->path().string()) != ".xml") continue;
+    ++seen;
+    std::ifstream f(it->path());
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::size_t pos = text.find("raw_file");
+    if (pos != std::string::npos && text.find(name, pos) != std::string::npos) return true;
+  }
+  return false;
+}
+
 } // namespace
 
 std::string detect_format(const std::string& path) {
@@ -97,6 +116,7 @@ std::string detect_format(const std::string& path) {
     std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     if (text.find("raw_file") != std::string::npos) return "empad";
   }
+  if (ext == ".raw" && empad_xml_beside(path)) return "empad";
   if (ext == ".mib") return "merlin";
   if (ext == ".blo") return "blockfile";
   return "raw";
