@@ -230,8 +230,8 @@ TEST_CASE("cli: info on a missing or unreadable file exits 2 naming the file") {
 }
 
 TEST_CASE("cli: info --json on real files") {
-  // Merlin, scan shape from the frame times (2 x 4)
-  auto r = run_cli("info --json " + shared(kMerlin));
+  // Merlin, scan shape from the frame times (2 x 4), an opt-in hint
+  auto r = run_cli("info --json " + shared(kMerlin) + " --read.merlin_scan_from_timestamps true");
   REQUIRE(r.exit_code == 0);
   CHECK(testing::count_lines(r.out) == 1);
   CHECK(r.out.front() == '{');
@@ -249,8 +249,8 @@ TEST_CASE("cli: info --json on real files") {
                                        "isinstance(d['metadata'], dict) and isinstance(d['notes'], list)");
   CHECK((py == "ok" || py == "skip"));
 
-  // the reader's default without the timestamp rule: one row of 8 frames
-  r = run_cli("info --json " + shared(kMerlin) + " --read.merlin_scan_from_timestamps false");
+  // the reader's default (no ScanX/ScanY in the .hdr): one row of 8 frames
+  r = run_cli("info --json " + shared(kMerlin));
   REQUIRE(r.exit_code == 0);
   CHECK(json_value(r.out, "shape") == "[1, 8, 256, 256]");
   CHECK(json_value(r.out, "sum") == "3623664");
@@ -312,9 +312,9 @@ TEST_CASE("cli: --config INI values are applied and overridden by flags") {
   auto r = run_cli("info --json --no-stats --config " + ini + " " + shared(kMerlin));
   REQUIRE(r.exit_code == 0);
   CHECK(json_value(r.out, "shape") == "[4, 2, 256, 256]");
-  r = run_cli("info --json --no-stats --config " + ini + " --read.scan_shape 1x8 " + shared(kMerlin));
+  r = run_cli("info --json --no-stats --config " + ini + " --read.scan_shape 2x4 " + shared(kMerlin));
   REQUIRE(r.exit_code == 0);
-  CHECK(json_value(r.out, "shape") == "[1, 8, 256, 256]");
+  CHECK(json_value(r.out, "shape") == "[2, 4, 256, 256]");
   // a malformed value in the INI
   write_text(ini, "[read]\nscan_shape = 3\n");
   r = run_cli("info --no-stats --config " + ini + " " + shared(kMerlin));
@@ -342,7 +342,7 @@ TEST_CASE("cli: --config INI values are applied and overridden by flags") {
 TEST_CASE("cli: convert round trip Merlin -> EMD keeps shape and sum") {
   std::string dir = testing::scratch("cli_convert");
   const std::string out = dir + "/a.h5";
-  auto r = run_cli("convert " + shared(kMerlin) + " " + out);
+  auto r = run_cli("convert " + shared(kMerlin) + " " + out + " --scan-shape 2x4");
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.rfind("wrote " + out + ": EMD 1.0 DataCube [2, 4, 256, 256]", 0) == 0);
   CHECK(testing::count_lines(r.out) == 1);
@@ -422,7 +422,7 @@ TEST_CASE("cli: convert refuses OUT == IN and leaves nothing in a folder it cann
 
 TEST_CASE("cli: virtual writes OUT.h5 and the PNGs, all or nothing") {
   std::string dir = testing::scratch("cli_virtual");
-  auto r = run_cli("virtual " + shared(kMerlin) + " --bf 20 --adf 30 80 -o " + dir + "/v");
+  auto r = run_cli("virtual " + shared(kMerlin) + " --read.scan_shape 2x4 --bf 20 --adf 30 80 -o " + dir + "/v");
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("(central beam of the mean pattern)") != std::string::npos);
   CHECK(r.out.find("wrote " + dir + "/v.h5, " + dir + "/v_bf.png") != std::string::npos);

@@ -157,3 +157,16 @@ TEST_CASE("open_dataset: missing file and unknown content are one-line errors na
     CHECK(m.find('\n') == std::string::npos);
   }
 }
+
+TEST_CASE("detect_format picks the reader from the content of every real file") {
+  using testing::shared;
+  CHECK(detect_format(shared("data/py4dstem/sample_with_braggvectors.h5")) == "emd");
+  CHECK(detect_format(shared("data/real/dectris/test_00_master.h5")) == "dectris");
+  CHECK(detect_format(shared("data/real/dectris/nonzero_master.h5")) == "dectris");
+  CHECK(detect_format(shared("data/real/dectris/generic_gzip_4d.h5")) == "hdf5");
+  CHECK(detect_format(shared("data/real/merlin/001_4x2_6bit.mib")) == "merlin");
+  CHECK(detect_format(shared("data/real/merlin/001_4x2_6bit.hdr")) == "merlin");
+  CHECK(detect_format(shared("data/real/blockfile/test1.blo")) == "blockfile");
+  CHECK(detect_format(shared("data/real/empad/map4x4.xml")) == "empad");
+  CHECK(detect_format(shared("data/real/empad/scan_x4_y4.raw")) == "empad");  // through the .xml beside it
+}

@@ -1,0 +1,76 @@
+// domainmap/results.hpp: the results file (HDF5) that carries every stage's output, so each
+// stage can be re-run alone on it. The layout is the project's results-file contract
+// (docs/results-layout.md); only lib/results/ knows the HDF5 paths.
+//
+// Rules: a stage that rewrites its group deletes every group downstream of it; every stage is
+// idempotent; files are written to a temporary name and renamed when complete (ResultsWriter).
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "domainmap/braggvectors.hpp"
+#include "domainmap/params.hpp"
+
+namespace domainmap {
+
+inline constexpr int kResultsFormatVersion = 1;
+
+/// The groups of a results file in pipeline order; writing one deletes those after it.
+const std::vector<std::string>& results_groups();  // peaks, origin, orientation, phases, domains, network, percolation
+
+/// Root and /scan attributes.
+struct ResultsHeader {
+  std::string domainmap_version;        ///< filled in by ResultsWriter
+  std::string created;                  ///< ISO 8601 UTC; filled in by ResultsWriter when empty
+  std::string input;                    ///< path of the dataset
+  Shape2 scan;                          ///< [Ry, Rx]
+  Shape2 detector;                      ///< [Qy, Qx]
+  double scan_step_nm = 0;              ///< 0 = unknown
+  double q_pixel_inv_A = 0;             ///< 0 = unknown
+};
+
+/// Edits a results file as one transaction: works on a temporary copy (or a new file) and
+/// renames it over `path` in commit(); destroyed without commit(), it leaves `path` untouched.
+class ResultsWriter {
+public:
+  /// create_new: start an empty file (replacing any at `path` on commit); otherwise `path`
+  /// must be an existing results file.
+  ResultsWriter(const std::string& path, bool create_new);
+  ~ResultsWriter();
+  ResultsWriter(const ResultsWriter&) = delete;
+  ResultsWriter& operator=(const ResultsWriter&) = delete;
+
+  void write_header(const ResultsHeader& h);
+  /// Replaces the /config attributes of one stage ("stage.key" = value); others are kept.
+  void write_config(const std::string& stage, const std::vector<std::pair<std::string, std::string>>& values);
+  /// Deletes `group` and every group after it in results_groups().
+  void clear_from(const std::string& group);
+  /// /peaks (offsets, raw positions, intensity; corrected ones if present). Clears from "peaks".
+  void write_peaks(const PeakList& peaks);
+  /// /origin and the corrected /peaks/qy, /peaks/qx and /peaks/bragg_vector_map; clears from "orientation".
+  void write_origin(const OriginMap& origin, const PeakList& corrected, const EllipseDistortion& ellipse,
+                    const BraggVectorMap& bvm);
+  void commit();
+  const std::string& path() const { return path_; }
+
+  struct Impl;
+private:
+  std::string path_, tmp_;
+  std::unique_ptr<Impl> impl_;
+  bool committed_ = false;
+};
+
+ResultsHeader read_results_header(const std::string& path);
+/// Errors name the file and say which stage to run: "R.h5: no /peaks; run 'domainmap peaks DATA -o R.h5' first".
+PeakList read_peaks(const std::string& path);
+OriginMap read_origin(const std::string& path);
+EllipseDistortion read_ellipse(const std::string& path);
+BraggVectorMap read_bragg_vector_map(const std::string& path);
+/// "stage.key" = value pairs stored under /config.
+std::vector<std::pair<std::string, std::string>> read_config(const std::string& path);
+/// True if the file has `group` (e.g. "peaks").
+bool results_has(const std::string& path, const std::string& group);
+
+} // namespace domainmap
