@@ -155,12 +155,15 @@ std::unique_ptr<FrameSource> open_dataset(const std::string& spec, const ReadPar
 
 std::int64_t block_frames_for_budget(const Shape4& shape, std::size_t memory_budget, std::int64_t alignment) {
   const std::uint64_t frame_bytes = static_cast<std::uint64_t>(shape.frame_pixels()) * sizeof(float);
+  // Two buffers of at most half the budget each, and no bigger than kMaxBlockBytes: larger
+  // blocks gain nothing in read speed but cost their setup (page faults) on every stream.
+  constexpr std::uint64_t kMaxBlockBytes = std::uint64_t(64) << 20;
   const std::uint64_t half = memory_budget / 2;
   if (frame_bytes == 0) return 1;
   if (frame_bytes > half)
     fail(ErrorKind::bad_parameter, "", "memory budget of ", memory_budget, " bytes is too small for one pattern of ",
          frame_bytes, " bytes (float32, two buffers)");
-  std::int64_t frames = static_cast<std::int64_t>(half / frame_bytes);
+  std::int64_t frames = static_cast<std::int64_t>(std::min(half, std::max(kMaxBlockBytes, frame_bytes)) / frame_bytes);
   frames = std::min(frames, shape.n_frames());
   if (shape.scan_x > 0 && frames >= shape.scan_x) frames = (frames / shape.scan_x) * shape.scan_x; // whole rows
   if (alignment > 1 && frames >= alignment) frames = (frames / alignment) * alignment;
@@ -173,7 +176,7 @@ struct BlockStream::Impl {
   std::int64_t total;
   std::int64_t frame_pixels;
   bool prefetch;
-  std::vector<float> buf[2];
+  std::unique_ptr<float[]> buf[2];  // not zero-initialised: every block is written by the reader first
   // Block k lives in buf[k % 2]. The reader thread fills block `filled` while the caller uses
   // `served - 1`.
   std::int64_t next_to_serve = 0;
@@ -190,8 +193,8 @@ struct BlockStream::Impl {
       : src(s), per_block(pb), total(s.shape().n_frames()), frame_pixels(s.shape().frame_pixels()), prefetch(pf) {
     n_blocks = (total + per_block - 1) / per_block;
     std::size_t n = static_cast<std::size_t>(std::min(per_block, total) * frame_pixels);
-    buf[0].resize(n);
-    if (prefetch && n_blocks > 1) buf[1].resize(n);
+    buf[0].reset(new float[n]);
+    if (prefetch && n_blocks > 1) buf[1].reset(new float[n]);
     if (prefetch && n_blocks > 0) worker = std::thread([this] { run(); });
   }
   ~Impl() {
@@ -203,8 +206,8 @@ struct BlockStream::Impl {
     if (worker.joinable()) worker.join();
   }
   std::int64_t count_of(std::int64_t k) const { return std::min(per_block, total - k * per_block); }
-  std::vector<float>& buffer_of(std::int64_t k) { return buf[(prefetch && n_blocks > 1) ? k % 2 : 0]; }
-  void read_block(std::int64_t k) { src.read_frames(k * per_block, count_of(k), buffer_of(k).data()); }
+  float* buffer_of(std::int64_t k) { return buf[(prefetch && n_blocks > 1) ? k % 2 : 0].get(); }
+  void read_block(std::int64_t k) { src.read_frames(k * per_block, count_of(k), buffer_of(k)); }
   void run() {
     for (std::int64_t k = 0; k < n_blocks; ++k) {
       {
@@ -261,7 +264,7 @@ bool BlockStream::next(FrameBlock& block) {
   block.first_frame = k * d.per_block;
   block.n_frames = d.count_of(k);
   block.frame_pixels = d.frame_pixels;
-  block.data = d.buffer_of(k).data();
+  block.data = d.buffer_of(k);
   d.next_to_serve = k + 1;
   return true;
 }
