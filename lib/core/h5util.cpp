@@ -11,11 +11,15 @@
 namespace domainmap::h5 {
 
 void silence_hdf5() {
+  // Thread-safe HDF5 keeps one error stack per thread, and H5Eset_auto2(H5E_DEFAULT) sets the
+  // printing of the calling thread's stack only: every thread that calls HDF5 (the main
+  // thread, BlockStream's reader thread) must do it once.
+  thread_local bool done = false;
+  if (done) return;
   static std::once_flag once;
-  std::call_once(once, [] {
-    H5open();
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  });
+  std::call_once(once, [] { H5open(); });
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  done = true;
 }
 
 void Handle::reset() {

@@ -14,7 +14,8 @@
 
 namespace domainmap::h5 {
 
-/// Turns off HDF5's error stack printing (idempotent, thread-safe).
+/// Turns off HDF5's error stack printing for the calling thread (cheap after the first call;
+/// call it in every thread that calls HDF5).
 void silence_hdf5();
 
 /// Owns one HDF5 identifier of any kind; closes it with the matching H5?close.

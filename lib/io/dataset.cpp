@@ -132,10 +132,10 @@ std::unique_ptr<FrameSource> open_dataset(const std::string& spec, const ReadPar
       fail(ErrorKind::bad_input, path,
            "format not recognised (not HDF5, Merlin, blockfile or EMPAD); for raw binary give "
            "--read.format raw --read.raw_detector_shape YxX --read.raw_dtype T --read.scan_shape YxX");
+    // an explicit dataset path in a Dectris master is read as that (generic HDF5) dataset
+    if (format == "dectris" && !object.empty()) format = "hdf5";
     if (format != "hdf5" && format != "emd" && !object.empty())
       fail(ErrorKind::bad_parameter, path, "a dataset path (", object, ") is only meaningful for HDF5 files");
-    // an explicit dataset path in an EMD file is read as that dataset
-    if (format == "dectris" && !object.empty()) format = "hdf5";
   }
   std::unique_ptr<FrameSource> src;
   if (format == "emd") src = io::open_emd(path, object, p);
