@@ -35,8 +35,10 @@ template <typename... Parts> std::string cat(const Parts&... parts) {
 /// Throw Error(kind, "<where>: <parts...>"); `where` is usually the file name (may be empty).
 template <typename... Parts>
 [[noreturn]] [[gnu::cold]] void fail(ErrorKind kind, const std::string& where, const Parts&... parts) {
-  std::string msg = detail::cat(parts...);
-  throw Error(kind, where.empty() ? msg : where + ": " + msg);
+  std::string msg;
+  if (!where.empty()) msg.append(where).append(": ");
+  msg.append(detail::cat(parts...));
+  throw Error(kind, msg);
 }
 
 } // namespace domainmap

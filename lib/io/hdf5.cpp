@@ -18,7 +18,10 @@ namespace {
 
 std::string dims_text(const std::vector<std::int64_t>& d) {
   std::string s;
-  for (std::size_t i = 0; i < d.size(); ++i) s += (i ? "x" : "") + std::to_string(d[i]);
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(d[i]);
+  }
   return s;
 }
 
