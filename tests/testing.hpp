@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include <unistd.h>
+
 namespace testing {
 
 /// ../shared beside the project (DOMAINMAP_SHARED_DIR), e.g. shared("data/real/merlin/x.mib").
@@ -30,7 +32,8 @@ inline CliResult run_cli(const std::string& args) {
   static int counter = 0;
   std::filesystem::path dir = std::filesystem::path(DOMAINMAP_TEST_TMP) / "cli";
   std::filesystem::create_directories(dir);
-  std::string base = (dir / ("run" + std::to_string(++counter))).string();
+  // ctest runs test cases as parallel processes: the pid keeps their capture files apart
+  std::string base = (dir / ("run" + std::to_string(::getpid()) + "-" + std::to_string(++counter))).string();
   std::string cmd = std::string(DOMAINMAP_CLI) + " " + args + " >" + base + ".out 2>" + base + ".err </dev/null";
   int status = std::system(cmd.c_str());
   CliResult r;
