@@ -16,6 +16,8 @@ const std::vector<Verb>& verbs() {
       {"info", "describe a dataset: format, shape, dtype, chunks, calibration, value statistics", verb_info},
       {"convert", "convert any readable dataset to EMD 1.0 (py4DSTEM) HDF5, streamed", verb_convert},
       {"virtual", "virtual bright-field / annular dark-field images, mean and max pattern", verb_virtual},
+      {"peaks", "find the Bragg disks of every pattern and fit the origin: results file for indexing", verb_peaks},
+      {"origin", "re-fit the origin, ellipse, calibration and Bragg vector map of a results file", verb_origin},
       {"simulate", "simulate a polycrystal 4D-STEM dataset with its ground truth", verb_simulate},
       {"params", "print every stage parameter as an INI file or a Markdown table", verb_params},
   };

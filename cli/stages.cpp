@@ -5,13 +5,15 @@
 
 namespace domainmap::cli {
 
-std::vector<std::string> stage_names() { return {"read", "write", "simulate", "virtual"}; }
+std::vector<std::string> stage_names() { return {"read", "write", "simulate", "virtual", "peaks", "origin"}; }
 
 void add_stage(ParamList& list, StageParams& p, const std::string& name) {
   if (name == "read") list.stage(name, [&](ParamSink& s) { describe(p.read, s); });
   else if (name == "write") list.stage(name, [&](ParamSink& s) { describe(p.write, s); });
   else if (name == "simulate") list.stage(name, [&](ParamSink& s) { describe(p.simulate, s); });
   else if (name == "virtual") list.stage(name, [&](ParamSink& s) { describe(p.virtual_images, s); });
+  else if (name == "peaks") list.stage(name, [&](ParamSink& s) { describe(p.peaks, s); });
+  else if (name == "origin") list.stage(name, [&](ParamSink& s) { describe(p.origin, s); });
   else {
     std::string known;
     for (const auto& n : stage_names()) known += (known.empty() ? "" : ", ") + n;

@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "domainmap/dataset.hpp"
+#include "domainmap/origin.hpp"
 #include "domainmap/params.hpp"
+#include "domainmap/peaks.hpp"
 #include "domainmap/simulate.hpp"
 #include "domainmap/virtual.hpp"
 #include "domainmap/write.hpp"
@@ -17,6 +19,8 @@ struct StageParams {
   WriteParams write;
   SimParams simulate;
   VirtualParams virtual_images;  ///< stage 'virtual'
+  PeaksParams peaks;
+  OriginParams origin;
 };
 
 /// Stage names in pipeline order.

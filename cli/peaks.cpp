@@ -1,0 +1,172 @@
+// cli/peaks.cpp: `domainmap peaks DATA -o R.h5`: finds the Bragg disks of every pattern
+// (stage peaks) and fits the origin (stage origin), so that R.h5 is ready for indexing.
+// R.h5 is written to a temporary name and renamed when complete.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "common.hpp"
+#include "domainmap/dataset.hpp"
+#include "domainmap/error.hpp"
+#include "domainmap/peaks.hpp"
+#include "domainmap/results.hpp"
+#include "stages.hpp"
+#include "verbs.hpp"
+#if __has_include("domainmap/origin.hpp")
+#include "domainmap/origin.hpp"
+#define DOMAINMAP_HAVE_ORIGIN 1
+#endif
+
+namespace domainmap::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  if (!fs::exists(a, ec) || !fs::exists(b, ec)) return false;
+  return fs::equivalent(a, b, ec);
+}
+
+// "peaks.sigma_cc" -> "sigma_cc"
+std::string short_name(const std::string& key) { return key.substr(key.find('.') + 1); }
+
+} // namespace
+
+int verb_peaks(const std::vector<std::string>& args) {
+  return run_guarded("peaks", [&]() -> int {
+    VerbOptions o("peaks", "DATA -o R.h5 [--peaks.KEY V ...] [--origin.KEY V ...]",
+                  "Finds the Bragg disks in every pattern of DATA by template matching (py4DSTEM's\n"
+                  "find_Bragg_disks; flags named after its parameters), then fits the origin (central beam,\n"
+                  "descan, ellipse) so that R.h5 is ready for indexing. The defaults need no tuning: the\n"
+                  "template is a soft disk of the radius measured on the mean pattern with a zero-mean\n"
+                  "sigmoid trench; hot and dead pixels are found and replaced. Every peaks.KEY flag also\n"
+                  "works without the 'peaks.' prefix (--sigma_cc 2). Writes R.h5: /peaks (offsets, qy_raw,\n"
+                  "qx_raw, intensity, corrected qy, qx, bragg_vector_map), /origin, /scan, /config.");
+    o.options().add_options()("output,o", po::value<std::string>()->value_name("R.h5"), "results file to write")(
+        "no-origin", po::bool_switch(), "find the peaks only (no origin fit, no corrected vectors)");
+    o.positional("input", 1);
+    StageParams sp;
+    add_stage(o.params(), sp, "read");
+    add_stage(o.params(), sp, "peaks");
+#ifdef DOMAINMAP_HAVE_ORIGIN
+    OriginParams op;
+    o.params().stage("origin", [&](ParamSink& s) { describe(op, s); });
+#endif
+    // short aliases of the peaks parameters
+    std::vector<std::string> aliases;
+    for (const ParamRef& r : o.params().refs())
+      if (r.key.rfind("peaks.", 0) == 0) aliases.push_back(short_name(r.key));
+    po::options_description alias_opts;
+    for (const std::string& a : aliases) alias_opts.add_options()(a.c_str(), po::value<std::string>(), "");
+    // parse with the aliases as hidden verb options
+    o.options().add(alias_opts);
+    if (!o.parse(args)) return 0;
+    for (const std::string& a : aliases)
+      if (o.has(a.c_str())) {
+        if (o.has(("peaks." + a).c_str()))
+          fail(ErrorKind::bad_parameter, "", "give either --", a, " or --peaks.", a, ", not both");
+        o.params().set("peaks." + a, o.get<std::string>(a.c_str()));
+      }
+
+    const std::vector<std::string> inputs = o.positionals("input");
+    if (inputs.empty()) fail(ErrorKind::bad_parameter, "", "missing DATA; see 'domainmap peaks --help'");
+    if (!o.has("output")) fail(ErrorKind::bad_parameter, "", "missing -o R.h5; see 'domainmap peaks --help'");
+    const std::string out = o.get<std::string>("output");
+    if (out.empty()) fail(ErrorKind::bad_parameter, "", "-o: empty output name");
+    std::error_code ec;
+    if (fs::is_directory(out, ec)) fail(ErrorKind::bad_parameter, out, "is a folder; choose another output name");
+    validate(sp.peaks);
+#ifdef DOMAINMAP_HAVE_ORIGIN
+    validate(op);
+#endif
+
+    RunContext& ctx = o.context();
+    install_interrupt_handler(ctx);
+    auto src = open_dataset(inputs[0], sp.read);
+    if (same_file(out, inputs[0]) || same_file(out, src->info().path))
+      fail(ErrorKind::bad_parameter, out, "is the input file; choose another output name");
+    {
+      fs::path parent = fs::path(out).parent_path();
+      if (parent.empty()) parent = ".";
+      if (!fs::is_directory(parent, ec)) fail(ErrorKind::io, out, "folder ", parent.string(), " does not exist");
+    }
+    for (const auto& n : src->info().notes) ctx.warn(n);
+
+    const auto t0 = std::chrono::steady_clock::now();
+    PeakSetup setup = prepare_peaks(*src, sp.peaks, ctx);
+    finish_progress(ctx);
+    for (const std::string& n : setup.notes) ctx.info(n);
+    const auto t1 = std::chrono::steady_clock::now();
+    PeakList peaks = find_peaks(*src, sp.peaks, setup, ctx);
+    finish_progress(ctx);
+    const auto t2 = std::chrono::steady_clock::now();
+
+    const Shape4& s = src->shape();
+    ResultsHeader h;
+    h.input = fs::absolute(src->info().path, ec).string();
+    if (ec) h.input = src->info().path;
+    h.scan = {s.scan_y, s.scan_x};
+    h.detector = {s.det_y, s.det_x};
+    const Calibration& cal = src->info().calibration;
+    if (cal.known && cal.r_units == "nm") h.scan_step_nm = cal.r_pixel_size;
+    if (cal.known && cal.q_units == "A^-1") h.q_pixel_inv_A = cal.q_pixel_size;
+
+    ResultsWriter w(out, true);
+    std::string origin_summary;
+#ifdef DOMAINMAP_HAVE_ORIGIN
+    const bool want_origin = !o.vm()["no-origin"].as<bool>();
+    bool origin_done = false;
+    OriginResult res;
+    if (want_origin) {
+      try {
+        res = fit_origin(peaks, op, ctx);
+        origin_done = true;
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::bad_input) throw;
+        ctx.warn(std::string("origin not fitted: ") + e.what() + "; /peaks is written without corrected vectors");
+      }
+    }
+    if (origin_done && res.q_pixel_inv_A > 0) h.q_pixel_inv_A = res.q_pixel_inv_A;
+#endif
+    w.write_header(h);
+    std::vector<std::pair<std::string, std::string>> read_cfg, peaks_cfg, origin_cfg;
+    for (const auto& kv : o.params().values()) {
+      const std::string st = kv.first.substr(0, kv.first.find('.'));
+      (st == "read" ? read_cfg : st == "peaks" ? peaks_cfg : origin_cfg).push_back(kv);
+    }
+    w.write_config("read", read_cfg);
+    w.write_peaks(peaks);
+    w.write_config("peaks", peaks_cfg);
+#ifdef DOMAINMAP_HAVE_ORIGIN
+    if (origin_done) {
+      w.write_origin(res.origin, res.corrected, res.ellipse, res.bvm);
+      w.write_config("origin", origin_cfg);
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "; origin: %s model, %lld of %lld positions measured, residual %.3f px%s",
+                    res.model.c_str(), static_cast<long long>(res.n_measured), static_cast<long long>(s.n_frames()),
+                    res.residual_rms_px, res.ellipse.fitted ? ", ellipse fitted" : "");
+      origin_summary = buf;
+    }
+#endif
+    w.commit();
+
+    if (!o.quiet()) {
+      const double secs = std::chrono::duration<double>(t2 - t1).count();
+      const double prep = std::chrono::duration<double>(t1 - t0).count();
+      const auto positions = static_cast<long long>(s.n_frames());
+      std::int64_t empty = 0;
+      for (std::size_t i = 0; i < peaks.n_positions(); ++i) empty += peaks.end_of(i) == peaks.begin_of(i);
+      std::printf("peaks: %lld positions, %zu peaks, %.2f per position (%lld with none), %.0f patterns/s "
+                  "(%.2f s, prescan %.2f s)%s -> %s\n",
+                  positions, peaks.size(), positions ? static_cast<double>(peaks.size()) / positions : 0.0,
+                  static_cast<long long>(empty), secs > 0 ? positions / secs : 0.0, secs, prep, origin_summary.c_str(),
+                  out.c_str());
+    }
+    return 0;
+  });
+}
+
+} // namespace domainmap::cli
