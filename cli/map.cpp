@@ -4,7 +4,8 @@
 // Stages so far: (simulate, written as Merlin .mib with its truth) -> convert to EMD 1.0 ->
 // info (streamed statistics) -> virtual images (bright field, annular dark field, mean and
 // maximum patterns) with the probe centre and radius measured from the mean pattern unless
-// --virtual.* gives them.
+// --virtual.* gives them -> peaks -> origin, into OUTDIR/results.h5 with a picture of the
+// Bragg vector map.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "domainmap/dataset.hpp"
 #include "domainmap/error.hpp"
 #include "domainmap/png.hpp"
+#include "domainmap/results.hpp"
 #include "domainmap/simulate.hpp"
 #include "domainmap/virtual.hpp"
 #include "domainmap/write.hpp"
@@ -75,10 +77,11 @@ std::string join(const std::filesystem::path& dir, const char* name) { return (d
 int verb_map(const std::vector<std::string>& args) {
   return run_guarded("map", [&]() -> int {
     VerbOptions o("map", "[DATA] -o OUTDIR [stage options]",
-                  "Runs every stage built so far: info, virtual images (and, without DATA, first simulates\n"
-                  "the built-in default polycrystal as Merlin .mib and converts it to EMD 1.0).\n"
+                  "Runs every stage built so far: info, virtual images, peaks and origin (and, without DATA,\n"
+                  "first simulates the built-in default polycrystal as Merlin .mib and converts it to EMD 1.0).\n"
                   "Outputs in OUTDIR: simulated.mib, truth.h5, simulated.h5 (built-in default only),\n"
-                  "virtual.h5, virtual_bf.png, virtual_adf.png, virtual_mean_dp.png, virtual_max_dp.png.");
+                  "virtual.h5, virtual_bf.png, virtual_adf.png, virtual_mean_dp.png, virtual_max_dp.png,\n"
+                  "results.h5 (/peaks, /origin, /config), bragg_vector_map.png.");
     o.options().add_options()("output,o", po::value<std::string>(), "output folder (created if missing)");
     o.positional("input", 1);
     StageParams sp;
@@ -88,6 +91,8 @@ int verb_map(const std::vector<std::string>& args) {
     add_stage(o.params(), sp, "simulate");
     add_stage(o.params(), sp, "write");
     add_stage(o.params(), sp, "virtual");
+    add_stage(o.params(), sp, "peaks");
+    add_stage(o.params(), sp, "origin");
     if (!o.parse(args)) return 0;
     if (!o.has("output")) fail(ErrorKind::bad_parameter, "", "missing -o OUTDIR; see 'domainmap map --help'");
     const std::filesystem::path outdir = o.get<std::string>("output");
@@ -176,6 +181,18 @@ int verb_map(const std::vector<std::string>& args) {
                 v.bf_radius, v.adf_inner, v.adf_outer, h5.c_str());
     for (const auto& p : pngs) std::printf(", %s", std::filesystem::path(p).filename().c_str());
     std::printf("\n");
+
+    // peaks + origin -> the results file, and a picture of the Bragg vector map
+    const std::string results = join(outdir, "results.h5");
+    std::printf("%s", run_peaks_stage(*src, sp, o.params(), results, true, ctx).c_str());
+    finish_progress(ctx);
+    if (results_has(results, "origin")) {
+      BraggVectorMap bvm = read_bragg_vector_map(results);
+      const std::string png = join(outdir, "bragg_vector_map.png");
+      write_png_gray(png, bvm.counts.data(), static_cast<int>(bvm.size), static_cast<int>(bvm.size), log_scale);
+      std::printf("origin: Bragg vector map %lld x %lld (bin %.2f px) -> %s\n", static_cast<long long>(bvm.size),
+                  static_cast<long long>(bvm.size), bvm.pixel, png.c_str());
+    }
     return 0;
   });
 }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "common.hpp"
 #include "domainmap/dataset.hpp"
@@ -13,10 +14,7 @@
 #include "domainmap/results.hpp"
 #include "stages.hpp"
 #include "verbs.hpp"
-#if __has_include("domainmap/origin.hpp")
 #include "domainmap/origin.hpp"
-#define DOMAINMAP_HAVE_ORIGIN 1
-#endif
 
 namespace domainmap::cli {
 
@@ -35,6 +33,79 @@ std::string short_name(const std::string& key) { return key.substr(key.find('.')
 
 } // namespace
 
+std::string run_peaks_stage(FrameSource& src_ref, StageParams& sp, const ParamList& params, const std::string& out,
+                            bool with_origin_flag, RunContext& ctx) {
+  FrameSource* src = &src_ref;
+  const OriginParams& op = sp.origin;
+  std::error_code ec;
+  const auto t0 = std::chrono::steady_clock::now();
+  PeakSetup setup = prepare_peaks(*src, sp.peaks, ctx);
+  finish_progress(ctx);
+  for (const std::string& n : setup.notes) ctx.info(n);
+  const auto t1 = std::chrono::steady_clock::now();
+  PeakList peaks = find_peaks(*src, sp.peaks, setup, ctx);
+  finish_progress(ctx);
+  const auto t2 = std::chrono::steady_clock::now();
+
+  const Shape4& s = src->shape();
+  ResultsHeader h;
+  h.input = fs::absolute(src->info().path, ec).string();
+  if (ec) h.input = src->info().path;
+  h.scan = {s.scan_y, s.scan_x};
+  h.detector = {s.det_y, s.det_x};
+  const Calibration& cal = src->info().calibration;
+  if (cal.known && cal.r_units == "nm") h.scan_step_nm = cal.r_pixel_size;
+  if (cal.known && cal.q_units == "A^-1") h.q_pixel_inv_A = cal.q_pixel_size;
+
+  ResultsWriter w(out, true);
+  std::string origin_summary;
+  const bool want_origin = with_origin_flag;
+  bool origin_done = false;
+  OriginResult res;
+  if (want_origin) {
+    try {
+      res = fit_origin(peaks, op, ctx);
+      origin_done = true;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::bad_input) throw;
+      ctx.warn(std::string("origin not fitted: ") + e.what() + "; /peaks is written without corrected vectors");
+    }
+  }
+  if (origin_done && res.q_pixel_inv_A > 0) h.q_pixel_inv_A = res.q_pixel_inv_A;
+  w.write_header(h);
+  // the effective parameters of every stage that ran, by stage
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> cfg;
+  for (const auto& kv : params.values()) cfg[kv.first.substr(0, kv.first.find('.'))].push_back(kv);
+  for (const auto& [stage, values] : cfg)
+    if (stage != "peaks" && stage != "origin") w.write_config(stage, values);
+  w.write_peaks(peaks);
+  w.write_config("peaks", cfg["peaks"]);
+  if (origin_done) {
+    w.write_origin(res.origin, res.corrected, res.ellipse, res.bvm);
+    w.write_config("origin", cfg["origin"]);
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "; origin: %s model, %lld of %lld positions measured, residual %.3f px%s",
+                  res.model.c_str(), static_cast<long long>(res.n_measured), static_cast<long long>(s.n_frames()),
+                  res.residual_rms_px, res.ellipse.fitted ? ", ellipse fitted" : "");
+    origin_summary = buf;
+  }
+  w.commit();
+
+  char line[1024];
+  const double secs = std::chrono::duration<double>(t2 - t1).count();
+  const double prep = std::chrono::duration<double>(t1 - t0).count();
+  const auto positions = static_cast<long long>(s.n_frames());
+  std::int64_t empty = 0;
+  for (std::size_t i = 0; i < peaks.n_positions(); ++i) empty += peaks.end_of(i) == peaks.begin_of(i);
+  std::snprintf(line, sizeof line,
+                "peaks: %lld positions, %zu peaks, %.2f per position (%lld with none), %.0f patterns/s "
+                "(%.2f s, prescan %.2f s)%s -> %s\n",
+                positions, peaks.size(), positions ? static_cast<double>(peaks.size()) / positions : 0.0,
+                static_cast<long long>(empty), secs > 0 ? positions / secs : 0.0, secs, prep, origin_summary.c_str(),
+                out.c_str());
+  return line;
+}
+
 int verb_peaks(const std::vector<std::string>& args) {
   return run_guarded("peaks", [&]() -> int {
     VerbOptions o("peaks", "DATA -o R.h5 [--peaks.KEY V ...] [--origin.KEY V ...]",
@@ -51,10 +122,8 @@ int verb_peaks(const std::vector<std::string>& args) {
     StageParams sp;
     add_stage(o.params(), sp, "read");
     add_stage(o.params(), sp, "peaks");
-#ifdef DOMAINMAP_HAVE_ORIGIN
-    OriginParams op;
-    o.params().stage("origin", [&](ParamSink& s) { describe(op, s); });
-#endif
+    add_stage(o.params(), sp, "origin");
+    OriginParams& op = sp.origin;
     // short aliases of the peaks parameters
     std::vector<std::string> aliases;
     for (const ParamRef& r : o.params().refs())
@@ -79,9 +148,7 @@ int verb_peaks(const std::vector<std::string>& args) {
     std::error_code ec;
     if (fs::is_directory(out, ec)) fail(ErrorKind::bad_parameter, out, "is a folder; choose another output name");
     validate(sp.peaks);
-#ifdef DOMAINMAP_HAVE_ORIGIN
     validate(op);
-#endif
 
     RunContext& ctx = o.context();
     install_interrupt_handler(ctx);
@@ -95,76 +162,9 @@ int verb_peaks(const std::vector<std::string>& args) {
     }
     for (const auto& n : src->info().notes) ctx.warn(n);
 
-    const auto t0 = std::chrono::steady_clock::now();
-    PeakSetup setup = prepare_peaks(*src, sp.peaks, ctx);
-    finish_progress(ctx);
-    for (const std::string& n : setup.notes) ctx.info(n);
-    const auto t1 = std::chrono::steady_clock::now();
-    PeakList peaks = find_peaks(*src, sp.peaks, setup, ctx);
-    finish_progress(ctx);
-    const auto t2 = std::chrono::steady_clock::now();
+    const std::string summary = run_peaks_stage(*src, sp, o.params(), out, !o.vm()["no-origin"].as<bool>(), ctx);
+    if (!o.quiet()) std::printf("%s", summary.c_str());
 
-    const Shape4& s = src->shape();
-    ResultsHeader h;
-    h.input = fs::absolute(src->info().path, ec).string();
-    if (ec) h.input = src->info().path;
-    h.scan = {s.scan_y, s.scan_x};
-    h.detector = {s.det_y, s.det_x};
-    const Calibration& cal = src->info().calibration;
-    if (cal.known && cal.r_units == "nm") h.scan_step_nm = cal.r_pixel_size;
-    if (cal.known && cal.q_units == "A^-1") h.q_pixel_inv_A = cal.q_pixel_size;
-
-    ResultsWriter w(out, true);
-    std::string origin_summary;
-#ifdef DOMAINMAP_HAVE_ORIGIN
-    const bool want_origin = !o.vm()["no-origin"].as<bool>();
-    bool origin_done = false;
-    OriginResult res;
-    if (want_origin) {
-      try {
-        res = fit_origin(peaks, op, ctx);
-        origin_done = true;
-      } catch (const Error& e) {
-        if (e.kind() != ErrorKind::bad_input) throw;
-        ctx.warn(std::string("origin not fitted: ") + e.what() + "; /peaks is written without corrected vectors");
-      }
-    }
-    if (origin_done && res.q_pixel_inv_A > 0) h.q_pixel_inv_A = res.q_pixel_inv_A;
-#endif
-    w.write_header(h);
-    std::vector<std::pair<std::string, std::string>> read_cfg, peaks_cfg, origin_cfg;
-    for (const auto& kv : o.params().values()) {
-      const std::string st = kv.first.substr(0, kv.first.find('.'));
-      (st == "read" ? read_cfg : st == "peaks" ? peaks_cfg : origin_cfg).push_back(kv);
-    }
-    w.write_config("read", read_cfg);
-    w.write_peaks(peaks);
-    w.write_config("peaks", peaks_cfg);
-#ifdef DOMAINMAP_HAVE_ORIGIN
-    if (origin_done) {
-      w.write_origin(res.origin, res.corrected, res.ellipse, res.bvm);
-      w.write_config("origin", origin_cfg);
-      char buf[200];
-      std::snprintf(buf, sizeof buf, "; origin: %s model, %lld of %lld positions measured, residual %.3f px%s",
-                    res.model.c_str(), static_cast<long long>(res.n_measured), static_cast<long long>(s.n_frames()),
-                    res.residual_rms_px, res.ellipse.fitted ? ", ellipse fitted" : "");
-      origin_summary = buf;
-    }
-#endif
-    w.commit();
-
-    if (!o.quiet()) {
-      const double secs = std::chrono::duration<double>(t2 - t1).count();
-      const double prep = std::chrono::duration<double>(t1 - t0).count();
-      const auto positions = static_cast<long long>(s.n_frames());
-      std::int64_t empty = 0;
-      for (std::size_t i = 0; i < peaks.n_positions(); ++i) empty += peaks.end_of(i) == peaks.begin_of(i);
-      std::printf("peaks: %lld positions, %zu peaks, %.2f per position (%lld with none), %.0f patterns/s "
-                  "(%.2f s, prescan %.2f s)%s -> %s\n",
-                  positions, peaks.size(), positions ? static_cast<double>(peaks.size()) / positions : 0.0,
-                  static_cast<long long>(empty), secs > 0 ? positions / secs : 0.0, secs, prep, origin_summary.c_str(),
-                  out.c_str());
-    }
     return 0;
   });
 }

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "stages.hpp"
+
 namespace domainmap::cli {
 int verb_info(const std::vector<std::string>& args);
 int verb_convert(const std::vector<std::string>& args);
@@ -12,4 +14,10 @@ int verb_origin(const std::vector<std::string>& args);
 int verb_simulate(const std::vector<std::string>& args);
 int verb_map(const std::vector<std::string>& args);
 int verb_params(const std::vector<std::string>& args);
+
+/// The peaks stage and (if with_origin) the origin stage on `src`, written as a new results
+/// file `out` with the /config values of `params`; returns the one-line summary. Used by the
+/// peaks and map verbs.
+std::string run_peaks_stage(FrameSource& src, StageParams& sp, const ParamList& params, const std::string& out,
+                            bool with_origin, RunContext& ctx);
 } // namespace domainmap::cli

@@ -476,3 +476,29 @@ TEST_CASE("cli: params lists the stage parameters") {
   CHECK(r.exit_code == 2);
   CHECK(one_error_line(r, "params"));
 }
+
+TEST_CASE("cli: map runs every stage on the built-in default and on a dataset") {
+  std::string dir = testing::scratch("cli_map");
+  auto r = run_cli("map -q -o " + dir + "/demo --simulate.scan 12x10 --simulate.n_grains 4");
+  REQUIRE(r.exit_code == 0);
+  CHECK(files_in(dir + "/demo") ==
+        std::vector<std::string>{"bragg_vector_map.png", "results.h5", "simulated.h5", "simulated.hdr", "simulated.mib",
+                                 "truth.h5", "virtual.h5", "virtual_adf.png", "virtual_bf.png", "virtual_max_dp.png",
+                                 "virtual_mean_dp.png"});
+  CHECK(r.out.find("info: " + dir + "/demo/simulated.h5: emd, shape [12, 10, 128, 128], <u2") != std::string::npos);
+  CHECK(r.out.find("peaks: 120 positions") != std::string::npos);
+  CHECK(r.out.find("origin: quadratic model, 120 of 120 positions measured") != std::string::npos);
+  // the results file is ready for the next stage
+  r = run_cli("origin " + dir + "/demo/results.h5 -q --origin.model plane");
+  CHECK(r.exit_code == 0);
+  // on a real dataset: info, virtual, peaks and origin (a single row of 8 patterns)
+  r = run_cli("map -q " + shared("data/real/merlin/001_4x2_6bit.mib") + " -o " + dir + "/real");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("shape [1, 8, 256, 256]") != std::string::npos);
+  CHECK(std::filesystem::exists(dir + "/real/virtual_bf.png"));
+  // bad input: no output folder left half-filled with a results file
+  r = run_cli("map -q /nonexistent/data.h5 -o " + dir + "/bad");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("/nonexistent/data.h5: no such file") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir + "/bad/results.h5"));
+}

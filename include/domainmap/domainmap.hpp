@@ -1,12 +1,18 @@
 // domainmap/domainmap.hpp: includes every public header of domainmap.
 #pragma once
 #include "domainmap/blockfile.hpp"
+#include "domainmap/braggvectors.hpp"
 #include "domainmap/context.hpp"
 #include "domainmap/dataset.hpp"
 #include "domainmap/error.hpp"
 #include "domainmap/orientation.hpp"
+#include "domainmap/origin.hpp"
 #include "domainmap/params.hpp"
+#include "domainmap/peaks.hpp"
+#include "domainmap/percolation.hpp"
 #include "domainmap/png.hpp"
+#include "domainmap/results.hpp"
+#include "domainmap/segment.hpp"
 #include "domainmap/simulate.hpp"
 #include "domainmap/symmetry.hpp"
 #include "domainmap/version.hpp"
