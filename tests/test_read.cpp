@@ -93,10 +93,12 @@ TEST_CASE("block size follows the memory budget in whole scan rows") {
   CHECK(block_frames_for_budget(s, 10 * 1024, 1) == 5);  // less than a row: frames
   CHECK(block_frames_for_budget(s, 40 * 1024, 3) == 15); // aligned to chunks of 3
   CHECK_THROWS_AS(block_frames_for_budget(s, 1024, 1), Error);
-  // big budgets: blocks stop at 64 MiB (one row of 256 frames of 256 x 256 float32)
-  CHECK(block_frames_for_budget(Shape4{256, 256, 256, 256}, std::size_t(1) << 30, 1) == 256);
-  CHECK(block_frames_for_budget(Shape4{256, 512, 256, 256}, std::size_t(1) << 30, 1) == 256);  // row too big: frames
-  // a frame bigger than 64 MiB still gets a block of one frame if the budget allows
+  // big budgets: blocks stop at 16 MiB (64 frames of 256 x 256 float32; a row of 64 such frames
+  // is a whole row)
+  CHECK(block_frames_for_budget(Shape4{256, 64, 256, 256}, std::size_t(1) << 30, 1) == 64);
+  CHECK(block_frames_for_budget(Shape4{256, 32, 256, 256}, std::size_t(1) << 30, 1) == 64);   // two whole rows
+  CHECK(block_frames_for_budget(Shape4{256, 256, 256, 256}, std::size_t(1) << 30, 1) == 64);  // row too big: frames
+  // a frame bigger than 16 MiB still gets a block of one frame if the budget allows
   CHECK(block_frames_for_budget(Shape4{2, 2, 8192, 4096}, std::size_t(1) << 30, 1) == 1);
 }
 

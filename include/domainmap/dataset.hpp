@@ -116,7 +116,7 @@ struct FrameBlock {
 };
 
 /// Streams a FrameSource in blocks of whole scan rows (or of frames when one row does not fit)
-/// that hold at most half the memory budget, and at most 64 MiB, each. While the caller works on one block, a
+/// that hold at most half the memory budget, and at most 16 MiB, each. While the caller works on one block, a
 /// background thread reads the next (double buffering, as libvips' sinkdisc does).
 class BlockStream {
 public:
@@ -134,7 +134,7 @@ private:
   std::int64_t frames_per_block_ = 1;
 };
 
-/// Frames per block for a budget: whole rows when a row fits in min(half the budget, 64 MiB), aligned to
+/// Frames per block for a budget: whole rows when a row fits in min(half the budget, 16 MiB), aligned to
 /// `alignment`; at least 1. Throws bad_parameter if one frame does not fit.
 std::int64_t block_frames_for_budget(const Shape4& shape, std::size_t memory_budget,
                                      std::int64_t alignment);

@@ -157,7 +157,7 @@ std::int64_t block_frames_for_budget(const Shape4& shape, std::size_t memory_bud
   const std::uint64_t frame_bytes = static_cast<std::uint64_t>(shape.frame_pixels()) * sizeof(float);
   // Two buffers of at most half the budget each, and no bigger than kMaxBlockBytes: larger
   // blocks gain nothing in read speed but cost their setup (page faults) on every stream.
-  constexpr std::uint64_t kMaxBlockBytes = std::uint64_t(64) << 20;
+  constexpr std::uint64_t kMaxBlockBytes = std::uint64_t(16) << 20;
   const std::uint64_t half = memory_budget / 2;
   if (frame_bytes == 0) return 1;
   if (frame_bytes > half)

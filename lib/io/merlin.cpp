@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include <oneapi/tbb/parallel_for.h>
+
 #include "domainmap/error.hpp"
 #include "readers.hpp"
 
@@ -698,10 +700,17 @@ void MerlinSource::read_frames(std::int64_t first, std::int64_t count, float* ou
     const std::size_t bytes = static_cast<std::size_t>(m) * stride_;
     if (buf_.size() < bytes) buf_.resize(bytes);
     file_.read_at(static_cast<std::uint64_t>(k0) * stride_, bytes, buf_.data());
-    for (std::int64_t i = 0; i < m; ++i) {
+    auto one = [&](std::int64_t i) {
       const unsigned char* fr = buf_.data() + static_cast<std::size_t>(i) * stride_;
       check_frame(reinterpret_cast<const char*>(fr), k0 + i);
       decode(fr + h0_.header_bytes, out + (k0 + i - first) * fp);
+    };
+    // frames decode independently, so in parallel (the output does not depend on the split);
+    // RAW quad frames share the strip scratch and are decoded one after another
+    if (raw_quad_) {
+      for (std::int64_t i = 0; i < m; ++i) one(i);
+    } else {
+      tbb::parallel_for(std::int64_t(0), m, one);
     }
   }
   // frames the interrupted acquisition never wrote
