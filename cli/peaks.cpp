@@ -12,6 +12,7 @@
 #include "domainmap/error.hpp"
 #include "domainmap/peaks.hpp"
 #include "domainmap/results.hpp"
+#include "domainmap/suggest.hpp"
 #include "stages.hpp"
 #include "verbs.hpp"
 #include "domainmap/origin.hpp"
@@ -106,18 +107,63 @@ std::string run_peaks_stage(FrameSource& src_ref, StageParams& sp, const ParamLi
   return line;
 }
 
+// `peaks DATA --suggest [-o PREFIX]`: prints the suggested [peaks] section, draws PREFIX.png.
+static int run_suggest(VerbOptions& o, StageParams& sp, const std::string& input) {
+  std::string prefix = o.has("output") ? o.get<std::string>("output") : std::string("suggest");
+  if (prefix.empty()) fail(ErrorKind::bad_parameter, "", "-o: empty prefix");
+  std::string png = prefix;
+  if (png.size() < 4 || png.compare(png.size() - 4, 4, ".png") != 0) png += ".png";
+  std::error_code ec;
+  if (fs::is_directory(png, ec)) fail(ErrorKind::bad_parameter, png, "is a folder; choose another prefix");
+  {
+    fs::path parent = fs::path(png).parent_path();
+    if (parent.empty()) parent = ".";
+    if (!fs::is_directory(parent, ec)) fail(ErrorKind::io, png, "folder ", parent.string(), " does not exist");
+  }
+  validate(sp.peaks);
+  RunContext& ctx = o.context();
+  install_interrupt_handler(ctx);
+  auto src = open_dataset(input, sp.read);
+  if (same_file(png, input) || same_file(png, src->info().path))
+    fail(ErrorKind::bad_parameter, png, "is the input file; choose another prefix");
+  for (const auto& n : src->info().notes) ctx.warn(n);
+  std::vector<SamplePeaks> samples;
+  const PeaksSuggestion sg = suggest_peaks_params(*src, sp.peaks, ctx, 9, &samples);
+  finish_progress(ctx);
+  write_suggest_png(png, samples, sg.probe_radius_px);
+  const auto params = sg.as_params();
+  std::string text = "[peaks]\n";
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    text += short_name(params[i].first) + " = " + params[i].second;
+    if (i < sg.reasons.size()) text += "  ; " + sg.reasons[i];
+    text += "\n";
+  }
+  for (std::size_t i = params.size(); i < sg.reasons.size(); ++i) text += "; " + sg.reasons[i] + "\n";
+  std::int64_t found = 0;
+  for (const SamplePeaks& s : samples) found += static_cast<std::int64_t>(s.peaks.size());
+  text += "; with these settings: " + std::to_string(found) + " peaks in " + std::to_string(samples.size()) +
+          " sample patterns, drawn in " + png + "\n";
+  std::printf("%s", text.c_str());
+  return 0;
+}
+
 int verb_peaks(const std::vector<std::string>& args) {
   return run_guarded("peaks", [&]() -> int {
-    VerbOptions o("peaks", "DATA -o R.h5 [--peaks.KEY V ...] [--origin.KEY V ...]",
+    VerbOptions o("peaks", "DATA -o R.h5 [--peaks.KEY V ...] [--origin.KEY V ...]  |  DATA --suggest [-o PREFIX]",
                   "Finds the Bragg disks in every pattern of DATA by template matching (py4DSTEM's\n"
                   "find_Bragg_disks; flags named after its parameters), then fits the origin (central beam,\n"
                   "descan, ellipse) so that R.h5 is ready for indexing. The defaults need no tuning: the\n"
                   "template is a soft disk of the radius measured on the mean pattern with a zero-mean\n"
                   "sigmoid trench; hot and dead pixels are found and replaced. Every peaks.KEY flag also\n"
                   "works without the 'peaks.' prefix (--sigma_cc 2). Writes R.h5: /peaks (offsets, qy_raw,\n"
-                  "qx_raw, intensity, corrected qy, qx, bragg_vector_map), /origin, /scan, /config.");
+                  "qx_raw, intensity, corrected qy, qx, bragg_vector_map), /origin, /scan, /config.\n"
+                  "With --suggest nothing is written but a picture: the probe radius, spacing, edge margin and\n"
+                  "thresholds are estimated from the data (mean pattern, a 3x3 grid of sample patterns) and\n"
+                  "printed as an INI [peaks] section with the reasons; PREFIX.png (default ./suggest.png)\n"
+                  "shows the sample patterns with the peaks those settings find (red circles).");
     o.options().add_options()("output,o", po::value<std::string>()->value_name("R.h5"), "results file to write")(
-        "no-origin", po::bool_switch(), "find the peaks only (no origin fit, no corrected vectors)");
+        "no-origin", po::bool_switch(), "find the peaks only (no origin fit, no corrected vectors)")(
+        "suggest", po::bool_switch(), "estimate the peaks parameters from DATA, print them, draw PREFIX.png");
     o.positional("input", 1);
     StageParams sp;
     add_stage(o.params(), sp, "read");
@@ -142,6 +188,7 @@ int verb_peaks(const std::vector<std::string>& args) {
 
     const std::vector<std::string> inputs = o.positionals("input");
     if (inputs.empty()) fail(ErrorKind::bad_parameter, "", "missing DATA; see 'domainmap peaks --help'");
+    if (o.vm()["suggest"].as<bool>()) return run_suggest(o, sp, inputs[0]);
     if (!o.has("output")) fail(ErrorKind::bad_parameter, "", "missing -o R.h5; see 'domainmap peaks --help'");
     const std::string out = o.get<std::string>("output");
     if (out.empty()) fail(ErrorKind::bad_parameter, "", "-o: empty output name");
