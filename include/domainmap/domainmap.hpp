@@ -14,6 +14,7 @@
 #include "domainmap/results.hpp"
 #include "domainmap/segment.hpp"
 #include "domainmap/simulate.hpp"
+#include "domainmap/suggest.hpp"
 #include "domainmap/symmetry.hpp"
 #include "domainmap/version.hpp"
 #include "domainmap/virtual.hpp"
