@@ -18,6 +18,7 @@ const std::vector<Verb>& verbs() {
       {"virtual", "virtual bright-field / annular dark-field images, mean and max pattern", verb_virtual},
       {"peaks", "find the Bragg disks of every pattern and fit the origin: results file for indexing", verb_peaks},
       {"origin", "re-fit the origin, ellipse, calibration and Bragg vector map of a results file", verb_origin},
+      {"segment", "domains of the orientation map of a results file: labels, table, KAM, GOS", verb_segment},
       {"simulate", "simulate a polycrystal 4D-STEM dataset with its ground truth", verb_simulate},
       {"params", "print every stage parameter as an INI file or a Markdown table", verb_params},
   };

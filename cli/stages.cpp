@@ -5,7 +5,7 @@
 
 namespace domainmap::cli {
 
-std::vector<std::string> stage_names() { return {"read", "write", "simulate", "virtual", "peaks", "origin"}; }
+std::vector<std::string> stage_names() { return {"read", "write", "simulate", "virtual", "peaks", "origin", "segment"}; }
 
 void add_stage(ParamList& list, StageParams& p, const std::string& name) {
   if (name == "read") list.stage(name, [&](ParamSink& s) { describe(p.read, s); });
@@ -14,6 +14,7 @@ void add_stage(ParamList& list, StageParams& p, const std::string& name) {
   else if (name == "virtual") list.stage(name, [&](ParamSink& s) { describe(p.virtual_images, s); });
   else if (name == "peaks") list.stage(name, [&](ParamSink& s) { describe(p.peaks, s); });
   else if (name == "origin") list.stage(name, [&](ParamSink& s) { describe(p.origin, s); });
+  else if (name == "segment") list.stage(name, [&](ParamSink& s) { describe(p.segment, s); });
   else {
     std::string known;
     for (const auto& n : stage_names()) known += (known.empty() ? "" : ", ") + n;

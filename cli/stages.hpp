@@ -8,6 +8,7 @@
 #include "domainmap/origin.hpp"
 #include "domainmap/params.hpp"
 #include "domainmap/peaks.hpp"
+#include "domainmap/segment.hpp"
 #include "domainmap/simulate.hpp"
 #include "domainmap/virtual.hpp"
 #include "domainmap/write.hpp"
@@ -21,6 +22,7 @@ struct StageParams {
   VirtualParams virtual_images;  ///< stage 'virtual'
   PeaksParams peaks;
   OriginParams origin;
+  SegmentParams segment;
 };
 
 /// Stage names in pipeline order.

@@ -11,6 +11,7 @@ int verb_convert(const std::vector<std::string>& args);
 int verb_virtual(const std::vector<std::string>& args);
 int verb_peaks(const std::vector<std::string>& args);
 int verb_origin(const std::vector<std::string>& args);
+int verb_segment(const std::vector<std::string>& args);
 int verb_simulate(const std::vector<std::string>& args);
 int verb_map(const std::vector<std::string>& args);
 int verb_params(const std::vector<std::string>& args);

@@ -12,6 +12,7 @@
 
 #include "domainmap/braggvectors.hpp"
 #include "domainmap/params.hpp"
+#include "domainmap/segment.hpp"
 
 namespace domainmap {
 
@@ -52,6 +53,13 @@ public:
   /// /origin and the corrected /peaks/qy, /peaks/qx and /peaks/bragg_vector_map; clears from "orientation".
   void write_origin(const OriginMap& origin, const PeakList& corrected, const EllipseDistortion& ellipse,
                     const BraggVectorMap& bvm);
+  /// /orientation (phase, angle, quaternion and score when present) and /phases/<i> (attrs
+  /// name, symmetry). Clears from "orientation".
+  void write_orientation(const OrientationMap& map);
+  /// /domains: labels, subdomains (+ subdomain_parent) if any, kam_deg, gos_deg, the compound
+  /// table [K] and the summary as attributes. /orientation must be in the file or this
+  /// transaction. Clears from "domains" (so /network and /percolation go).
+  void write_domains(const Segmentation& seg);
   void commit();
   const std::string& path() const { return path_; }
 
@@ -68,6 +76,19 @@ PeakList read_peaks(const std::string& path);
 OriginMap read_origin(const std::string& path);
 EllipseDistortion read_ellipse(const std::string& path);
 BraggVectorMap read_bragg_vector_map(const std::string& path);
+/// /orientation and /phases (scan_step_nm from /scan). Errors: "R.h5: no /orientation; run
+/// 'domainmap index R.h5' first", mismatched shapes, unknown symmetry (naming the object).
+OrientationMap read_orientation(const std::string& path);
+/// /domains/labels (and /domains/subdomains when present).
+struct DomainLabels {
+  Shape2 scan;                            ///< [Ry, Rx]
+  std::vector<std::int32_t> labels;       ///< [Ry * Rx], -1 = none
+  std::vector<std::int32_t> subdomains;   ///< [Ry * Rx] or empty
+  std::int32_t n_domains = 0;             ///< rows of /domains/table
+};
+DomainLabels read_domain_labels(const std::string& path);
+/// The rows of /domains/table.
+std::vector<DomainRecord> read_domain_table(const std::string& path);
 /// "stage.key" = value pairs stored under /config.
 std::vector<std::pair<std::string, std::string>> read_config(const std::string& path);
 /// True if the file has `group` (e.g. "peaks").

@@ -18,6 +18,7 @@
 #include <set>
 
 #include "../core/h5util.hpp"
+#include "domains_io.hpp"
 #include "domainmap/error.hpp"
 #include "domainmap/version.hpp"
 #include "domainmap/write.hpp"
@@ -43,6 +44,8 @@ std::string iso8601_now() {
 // Which stage first writes a group: the command that recreates it.
 std::string run_hint(const std::string& path, const std::string& group) {
   if (group == "peaks" || group == "origin") return "run 'domainmap peaks DATA -o " + path + "' first";
+  if (group == "orientation" || group == "phases") return "run 'domainmap index " + path + "' first";
+  if (group == "domains") return "run 'domainmap segment " + path + "' first";
   return "run 'domainmap " + group + " " + path + "' first";
 }
 
@@ -284,6 +287,25 @@ void ResultsWriter::write_origin(const OriginMap& origin, const PeakList& correc
   h5::write_double_attr(g, "ellipse_b", ellipse.b);
   h5::write_double_attr(g, "ellipse_theta_deg", ellipse.theta_deg);
   h5::write_string_attr(g, "units", "detector pixels; ellipse_theta_deg: a axis from +qx towards +qy");
+}
+
+void ResultsWriter::write_orientation(const OrientationMap& map) {
+  Impl& d = *impl_;
+  clear_from("orientation");
+  detail::write_orientation_groups(d.tmp, map, path_);
+  d.written.insert("orientation");
+  d.written.insert("phases");
+}
+
+void ResultsWriter::write_domains(const Segmentation& seg) {
+  Impl& d = *impl_;
+  if (!d.written.count("orientation")) {
+    if (!d.orig.valid() || d.cleared.count("orientation") || H5Lexists(d.orig, "orientation", H5P_DEFAULT) <= 0)
+      fail(ErrorKind::bad_input, path_, "no /orientation; ", run_hint(path_, "orientation"));
+  }
+  clear_from("domains");
+  detail::write_domains_group(d.tmp, seg, path_);
+  d.written.insert("domains");
 }
 
 void ResultsWriter::commit() {
