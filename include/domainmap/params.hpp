@@ -25,6 +25,8 @@ struct Shape2 {
 /// Parses "4x5", "4,5" or "4 5" into {4, 5}; throws Error(bad_parameter) naming `key`.
 Shape2 parse_shape2(const std::string& text, const std::string& key);
 std::string to_string(const Shape2& s);
+/// A number as parameter messages print it (10 significant digits): "origin.outlier_px = 0.25: ...".
+std::string param_number_text(double v);
 
 /// One parameter: full key "stage.name", text form of its value, and how to set it.
 struct ParamRef {

@@ -90,6 +90,13 @@ Shape2 parse_shape2(const std::string& text, const std::string& key) {
   return {y, x};
 }
 
+std::string param_number_text(double v) {
+  std::ostringstream os;
+  os.precision(10);
+  os << v;
+  return os.str();
+}
+
 std::string to_string(const Shape2& s) { return std::to_string(s.y) + "x" + std::to_string(s.x); }
 
 void param(ParamSink& s, const char* key, bool& v, const char* help) {

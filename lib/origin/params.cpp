@@ -46,12 +46,7 @@ void describe(OriginParams& p, ParamSink& s) {
 
 namespace {
 
-std::string num(double v) {
-  std::ostringstream os;
-  os.precision(10);
-  os << v;
-  return os.str();
-}
+std::string num(double v) { return param_number_text(v); }
 
 [[noreturn]] void bad(const char* key, double value, const std::string& why) {
   fail(ErrorKind::bad_parameter, "", "origin.", key, " = ", num(value), ": ", why);

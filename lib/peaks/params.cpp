@@ -56,12 +56,7 @@ void describe(PeaksParams& p, ParamSink& s) {
 }
 
 namespace {
-std::string num(double v) {
-  std::ostringstream os;
-  os.precision(10);
-  os << v;
-  return os.str();
-}
+std::string num(double v) { return param_number_text(v); }
 } // namespace
 
 void validate(const PeaksParams& p) {

@@ -11,12 +11,7 @@ namespace domainmap {
 
 namespace {
 
-std::string num(double v) {
-  std::ostringstream os;
-  os.precision(10);
-  os << v;
-  return os.str();
-}
+std::string num(double v) { return param_number_text(v); }
 
 std::string full_key(const ParamSink& s, const char* key) {
   return s.stage().empty() ? std::string(key) : s.stage() + "." + key;

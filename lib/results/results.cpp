@@ -19,6 +19,7 @@
 
 #include "../core/h5util.hpp"
 #include "domains_io.hpp"
+#include "../core/clock.hpp"
 #include "domainmap/error.hpp"
 #include "domainmap/version.hpp"
 #include "domainmap/write.hpp"
@@ -32,14 +33,6 @@ const std::vector<std::string>& results_groups() {
 
 namespace {
 
-std::string iso8601_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Which stage first writes a group: the command that recreates it.
 std::string run_hint(const std::string& path, const std::string& group) {
@@ -176,7 +169,7 @@ void ResultsWriter::write_header(const ResultsHeader& h) {
   hid_t f = d.tmp;
   h5::write_string_attr(f, "domainmap_version", h.domainmap_version.empty() ? DOMAINMAP_VERSION : h.domainmap_version);
   h5::write_int_attr(f, "format_version", kResultsFormatVersion);
-  h5::write_string_attr(f, "created", h.created.empty() ? iso8601_now() : h.created);
+  h5::write_string_attr(f, "created", h.created.empty() ? core::iso8601_now() : h.created);
   h5::write_string_attr(f, "input", h.input);
   h5::unlink_if_exists(f, "scan");
   d.cleared.insert("scan");

@@ -10,12 +10,7 @@ namespace domainmap {
 
 namespace {
 
-std::string num(double v) {
-  std::ostringstream os;
-  os.precision(10);
-  os << v;
-  return os.str();
-}
+std::string num(double v) { return param_number_text(v); }
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;

@@ -29,12 +29,7 @@ void describe(VirtualParams& p, ParamSink& s) {
 
 namespace {
 
-std::string num(double v) {
-  std::ostringstream os;
-  os.precision(10);
-  os << v;
-  return os.str();
-}
+std::string num(double v) { return param_number_text(v); }
 
 [[noreturn]] void bad(const char* key, double value, const std::string& why) {
   fail(ErrorKind::bad_parameter, "", "virtual.", key, " = ", num(value), ": ", why);

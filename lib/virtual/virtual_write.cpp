@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "../core/h5util.hpp"
+#include "../core/clock.hpp"
 #include "domainmap/error.hpp"
 #include "domainmap/version.hpp"
 #include "domainmap/virtual.hpp"
@@ -13,20 +14,12 @@ namespace domainmap {
 
 namespace {
 
-std::string iso8601_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 void write_contents(hid_t file, const VirtualImages& v, const std::string& input,
                     const std::vector<std::pair<std::string, std::string>>& config) {
   h5::write_string_attr(file, "domainmap_version", DOMAINMAP_VERSION);
   h5::write_int_attr(file, "format_version", 1);
-  h5::write_string_attr(file, "created", iso8601_now());
+  h5::write_string_attr(file, "created", core::iso8601_now());
   h5::write_string_attr(file, "input", input);
 
   h5::Handle scan = h5::require_group(file, "/scan", "");
