@@ -220,10 +220,10 @@ double disorientation_angle(const Eigen::Quaterniond& q1, const Eigen::Quaternio
   return angle_from(p.w(), p.vec().norm());
 }
 
-double disorientation_angle(const Eigen::Quaterniond& q1, const Eigen::Quaterniond& q2, const RotationGroup& g1,
-                            const RotationGroup& g2) {
-  if (same_group(g1, g2)) return disorientation_angle(q1, q2, g1);
-  // w(S1 d S2) = <A, conj(S2)> with A = S1 d: |G1| products, |G1| |G2| dot products.
+// The equivalent S1 (q1^-1 q2) S2 with the smallest rotation angle, for two different groups:
+// w(S1 d S2) = <S1 d, conj(S2)>, so |G1| products and |G1| |G2| dot products.
+static Eigen::Quaterniond smallest_equivalent_two_groups(const Eigen::Quaterniond& q1, const Eigen::Quaterniond& q2,
+                                                         const RotationGroup& g1, const RotationGroup& g2) {
   const Eigen::Quaterniond d = q1.conjugate() * q2;
   double bw = -1;
   Eigen::Quaterniond best = d;
@@ -237,6 +237,13 @@ double disorientation_angle(const Eigen::Quaterniond& q1, const Eigen::Quaternio
       }
     }
   }
+  return best;
+}
+
+double disorientation_angle(const Eigen::Quaterniond& q1, const Eigen::Quaterniond& q2, const RotationGroup& g1,
+                            const RotationGroup& g2) {
+  if (same_group(g1, g2)) return disorientation_angle(q1, q2, g1);
+  const Eigen::Quaterniond best = smallest_equivalent_two_groups(q1, q2, g1, g2);
   return angle_from(best.w(), best.vec().norm());
 }
 
@@ -258,19 +265,7 @@ Disorientation disorientation(const Eigen::Quaterniond& q1, const Eigen::Quatern
 Disorientation disorientation(const Eigen::Quaterniond& q1, const Eigen::Quaterniond& q2, const RotationGroup& g1,
                               const RotationGroup& g2) {
   if (same_group(g1, g2)) return disorientation(q1, q2, g1);
-  const Eigen::Quaterniond d = q1.conjugate() * q2;
-  double bw = -1;
-  Eigen::Quaterniond best = d;
-  for (const auto& s1 : g1.ops) {
-    const Eigen::Quaterniond a = s1 * d;
-    for (const auto& s2 : g2.ops) {
-      const double w = std::abs(a.w() * s2.w() - a.x() * s2.x() - a.y() * s2.y() - a.z() * s2.z());
-      if (w > bw) {
-        bw = w;
-        best = a * s2;
-      }
-    }
-  }
+  const Eigen::Quaterniond best = smallest_equivalent_two_groups(q1, q2, g1, g2);
   // T (S1 d S2) T^-1 = (T S1) d (S2 T^-1) is equivalent only for T in both groups.
   std::vector<Eigen::Quaterniond> common;
   for (const auto& t : g1.ops)
