@@ -19,6 +19,9 @@ const std::vector<Verb>& verbs() {
       {"peaks", "find the Bragg disks of every pattern and fit the origin: results file for indexing", verb_peaks},
       {"origin", "re-fit the origin, ellipse, calibration and Bragg vector map of a results file", verb_origin},
       {"segment", "domains of the orientation map of a results file: labels, table, KAM, GOS", verb_segment},
+      {"network", "boundary network of the domains of a results file: junctions, boundaries, types; GraphML, JSON, CSV", verb_network},
+      {"percolate", "percolation of phases, orientation classes and boundary classes of a results file", verb_percolate},
+      {"export", "tables, graphs and pictures of every stage in a results file", verb_export},
       {"simulate", "simulate a polycrystal 4D-STEM dataset with its ground truth", verb_simulate},
       {"params", "print every stage parameter as an INI file or a Markdown table", verb_params},
   };

@@ -5,7 +5,7 @@
 
 namespace domainmap::cli {
 
-std::vector<std::string> stage_names() { return {"read", "write", "simulate", "virtual", "peaks", "origin", "segment"}; }
+std::vector<std::string> stage_names() { return {"read", "write", "simulate", "virtual", "peaks", "origin", "segment", "network", "percolate"}; }
 
 void add_stage(ParamList& list, StageParams& p, const std::string& name) {
   if (name == "read") list.stage(name, [&](ParamSink& s) { describe(p.read, s); });
@@ -15,6 +15,8 @@ void add_stage(ParamList& list, StageParams& p, const std::string& name) {
   else if (name == "peaks") list.stage(name, [&](ParamSink& s) { describe(p.peaks, s); });
   else if (name == "origin") list.stage(name, [&](ParamSink& s) { describe(p.origin, s); });
   else if (name == "segment") list.stage(name, [&](ParamSink& s) { describe(p.segment, s); });
+  else if (name == "network") list.stage(name, [&](ParamSink& s) { describe(p.network, s); });
+  else if (name == "percolate") list.stage(name, [&](ParamSink& s) { describe(p.percolate, s); });
   else {
     std::string known;
     for (const auto& n : stage_names()) known += (known.empty() ? "" : ", ") + n;

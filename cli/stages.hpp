@@ -5,9 +5,11 @@
 #include <vector>
 
 #include "domainmap/dataset.hpp"
+#include "domainmap/network.hpp"
 #include "domainmap/origin.hpp"
 #include "domainmap/params.hpp"
 #include "domainmap/peaks.hpp"
+#include "domainmap/percolation.hpp"
 #include "domainmap/segment.hpp"
 #include "domainmap/simulate.hpp"
 #include "domainmap/virtual.hpp"
@@ -23,6 +25,8 @@ struct StageParams {
   PeaksParams peaks;
   OriginParams origin;
   SegmentParams segment;
+  NetworkParams network;
+  PercolateParams percolate;
 };
 
 /// Stage names in pipeline order.

@@ -343,4 +343,20 @@ void write_sweep_csv(const std::string& path, const SweepTable& table);
 /// first to the last threshold and from 0 to 1, labelled at both ends.
 void write_sweep_png(const std::string& path, const SweepTable& table, const PercolateParams& p);
 
+
+// ---------------------------------------------------------------------------------------------
+// The stage's output (/percolation)
+
+/// Everything the `percolate` stage computes on a results file (/percolation).
+struct PercolationReport {
+  Shape2 scan;
+  int connectivity = 4;
+  std::vector<PhaseStats> phases;              ///< per phase of /orientation/phase
+  std::vector<double> class_directions_deg;    ///< orientation classes (empty = none)
+  double class_tolerance_deg = 0;
+  std::vector<ClassStats> classes;             ///< per orientation class present
+  std::vector<BoundaryClassStats> boundaries;  ///< per boundary type (class_id = BoundaryType, network.hpp); empty without /network
+  SweepTable disorientation_sweep;             ///< bond sweep over neighbour disorientations (2D maps); rows empty if not run
+};
+
 } // namespace domainmap

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "domainmap/braggvectors.hpp"
+#include "domainmap/network.hpp"
 #include "domainmap/params.hpp"
+#include "domainmap/percolation.hpp"
 #include "domainmap/segment.hpp"
 
 namespace domainmap {
@@ -60,6 +62,12 @@ public:
   /// table [K] and the summary as attributes. /orientation must be in the file or this
   /// transaction. Clears from "domains" (so /network and /percolation go).
   void write_domains(const Segmentation& seg);
+  /// /network (nodes, edges, polylines, junction counts). /domains must be in the file or this
+  /// transaction. Clears from "network" (so /percolation goes).
+  void write_network(const BoundaryNetwork& net);
+  /// /percolation (phases, classes, boundaries, the disorientation sweep). /domains must be in
+  /// the file or this transaction. Clears from "percolation".
+  void write_percolation(const PercolationReport& report);
   void commit();
   const std::string& path() const { return path_; }
 
@@ -89,6 +97,10 @@ struct DomainLabels {
 DomainLabels read_domain_labels(const std::string& path);
 /// The rows of /domains/table.
 std::vector<DomainRecord> read_domain_table(const std::string& path);
+/// /network as write_network() stored it. Error: "R.h5: no /network; run 'domainmap network R.h5' first".
+BoundaryNetwork read_network(const std::string& path);
+/// /percolation as write_percolation() stored it.
+PercolationReport read_percolation(const std::string& path);
 /// "stage.key" = value pairs stored under /config.
 std::vector<std::pair<std::string, std::string>> read_config(const std::string& path);
 /// True if the file has `group` (e.g. "peaks").

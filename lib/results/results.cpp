@@ -19,6 +19,8 @@
 
 #include "../core/h5util.hpp"
 #include "domains_io.hpp"
+#include "network_io.hpp"
+#include "percolation_io.hpp"
 #include "../core/clock.hpp"
 #include "domainmap/error.hpp"
 #include "domainmap/version.hpp"
@@ -299,6 +301,28 @@ void ResultsWriter::write_domains(const Segmentation& seg) {
   clear_from("domains");
   detail::write_domains_group(d.tmp, seg, path_);
   d.written.insert("domains");
+}
+
+void ResultsWriter::write_network(const BoundaryNetwork& net) {
+  Impl& d = *impl_;
+  if (!d.written.count("domains")) {
+    if (!d.orig.valid() || d.cleared.count("domains") || H5Lexists(d.orig, "domains", H5P_DEFAULT) <= 0)
+      fail(ErrorKind::bad_input, path_, "no /domains; ", run_hint(path_, "domains"));
+  }
+  clear_from("network");
+  detail::write_network_group(d.tmp, net, path_);
+  d.written.insert("network");
+}
+
+void ResultsWriter::write_percolation(const PercolationReport& report) {
+  Impl& d = *impl_;
+  if (!d.written.count("domains")) {
+    if (!d.orig.valid() || d.cleared.count("domains") || H5Lexists(d.orig, "domains", H5P_DEFAULT) <= 0)
+      fail(ErrorKind::bad_input, path_, "no /domains; ", run_hint(path_, "domains"));
+  }
+  clear_from("percolation");
+  detail::write_percolation_group(d.tmp, report, path_);
+  d.written.insert("percolation");
 }
 
 void ResultsWriter::commit() {
