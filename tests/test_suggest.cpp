@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "domainmap/error.hpp"
+#include "domainmap/peaks.hpp"
 #include "domainmap/simulate.hpp"
 #include "domainmap/suggest.hpp"
 #include "domainmap/write.hpp"
@@ -102,6 +103,46 @@ TEST_CASE("suggest: probe radius, spacing, edge and thresholds from simulated da
   CHECK(s3.min_peak_spacing_px >= 9);
   CHECK(s3.reasons[0] == "given");
   CHECK_THROWS_AS(suggest_peaks_params(*src, PeaksParams{}, ctx, 0), Error);
+}
+
+TEST_CASE("suggest: with the significance and isotropy tests off, the relative threshold falls in the noise gap") {
+  // Noise maxima of the correlation are far dimmer than the weakest disk: the suggested
+  // min_relative_intensity must sit in that gap, so that the suggested settings alone (no
+  // significance or isotropy test) find only disks, where no threshold lets noise flood in.
+  const SimParams sp = suggest_sim();
+  auto src = make_simulated_source(sp, 1);
+  RunContext ctx;
+  PeaksParams base;
+  base.min_significance = 0;
+  base.min_isotropy = 0;
+  const PeaksSuggestion s = suggest_peaks_params(*src, base, ctx, 9);
+  bool gap_reason = false;
+  for (const std::string& r : s.reasons) gap_reason |= r.rfind("the sample's relative intensities have a gap", 0) == 0;
+  CHECK(gap_reason);
+  MESSAGE("suggested min_relative_intensity ", s.min_relative_intensity);
+  const SimTruth t = simulate_truth(sp);
+  auto precision = [&](double min_rel) {
+    PeaksParams p = base;
+    p.min_relative_intensity = min_rel;
+    p.min_peak_spacing = s.min_peak_spacing_px;
+    const PeakList got = find_peaks(*src, p, ctx);
+    std::int64_t correct = 0;
+    for (std::size_t pos = 0; pos < got.n_positions(); ++pos)
+      for (std::size_t k = got.begin_of(pos); k < got.end_of(pos); ++k) {
+        bool hit = false;
+        for (const SimDisks* d : {&t.disks, &t.edge_disks})
+          for (std::uint64_t i = d->offsets[pos]; i < d->offsets[pos + 1] && !hit; ++i)
+            hit = std::hypot(got.qy_raw[k] - d->qy[i], got.qx_raw[k] - d->qx[i]) < 2;
+        correct += hit;
+      }
+    return std::pair<double, std::size_t>(double(correct) / std::max<std::size_t>(1, got.size()), got.size());
+  };
+  const auto [with, n_with] = precision(s.min_relative_intensity);
+  const auto [without, n_without] = precision(1e-9);
+  MESSAGE("precision with the suggested threshold ", with, " (", n_with, " peaks), with none ", without, " (", n_without, " peaks)");
+  CHECK(with >= 0.99);
+  CHECK(without < 0.8);
+  CHECK(n_with > sp.scan.y * sp.scan.x * 3);
 }
 
 TEST_CASE("suggest: CLI prints an INI section and writes the picture, deterministically") {
