@@ -213,3 +213,118 @@ void simulate_to_files(const SimParams& p, const std::string& data_path, const s
                        const std::string& truth_path, const WriteParams& w, RunContext& ctx);
 
 } // namespace domainmap
+
+// =============================================================================================
+// Orientation-map generator (lib/simulate/orientation_map.cpp)
+//
+// A polycrystal orientation map with its ground truth, made directly (no diffraction patterns),
+// for scoring the segment, network and percolate stages. The model, in the order it is built:
+//  1. Grains. n_grains Voronoi seeds placed by dart throwing with a hard core (no two closer
+//     than min_spacing_fraction x the mean spacing sqrt(Ry Rx / n_grains), as far as 64 tries
+//     per seed allow: no vanishing cells, sizes more even than in a Poisson-Voronoi tiling). A
+//     position p belongs to the seed nearest to p + d(p), with d a smooth displacement field
+//     d(p) = A sum_m 1/4 cos(k_m . p + phi_m) e_m (four modes, |k_m| = 2 pi / wavelength,
+//     random directions and phases): boundaries become wavy and non-convex. |d| <= A, and
+//     p -> p + d(p) is one-to-one while A 2 pi / wavelength < 1, so grains stay connected.
+//  2. Twins. twin_fraction of the Voronoi grains are crossed by a lamella: the positions with
+//     |(p - c) . n - o| < w / 2 (c the grain's centroid, n a random unit normal, o a random
+//     offset within +-0.2 of the equivalent radius, w = twin_width_fraction x the equivalent
+//     diameter, >= 3 px) carry the twin orientation g T: for a cubic phase (432 or 23) the
+//     Sigma3 twin, T = 60 deg about [111] (Randle, "The Measurement of Grain Boundary Geometry"
+//     (1993); Brandon, Acta Metall. 14 (1966) 1479); otherwise twin_angle_deg about the crystal
+//     z axis (2D: the in-plane angle + twin_angle_deg).
+//  3. Clean-up and truth. Connected regions (4-connected, one Voronoi grain and twin state)
+//     smaller than min_grain_px (slivers from the warp or the lamella) join the neighbouring
+//     region with the longest shared boundary. The true grains are the remaining regions: a
+//     lamella that crosses its grain makes three grains, the twin and the two parent pieces.
+//     They are numbered 0..K-1 by their first position in raster order, as segment() numbers
+//     domains.
+//  4. Orientations. Each Voronoi grain in turn gets a random orientation such that every pair
+//     of adjacent true grains of one phase is at least min_disorientation_deg apart (at the
+//     grains' reference orientations): 2D uniform over the angles in [0, 360/n) that the
+//     grains already oriented leave free (the middle of the widest gap if none is free); 3D
+//     uniform on SO(3) (Shoemake 1992), up to 64 draws, the farthest kept. Then up to 8 sweeps
+//     redraw the grains that still have a too-close neighbour (n_close_pairs counts what is
+//     left). Neighbours closer than a segmentation threshold are, by definition, not two grains.
+//     bent_fraction of the Voronoi grains (with their twins) are bent: the orientation turns by
+//     bending_deg_per_100px per 100 px along a random in-plane direction b, g(p) = g0 R(a, s),
+//     s = bending (p - c) . b / 100 (2D: the angle grows by s; 3D: about a random crystal axis
+//     a), with c the Voronoi grain's centroid, so g0 is the orientation at the centroid.
+//  5. Noise. Every position gets Gaussian orientation noise: 2D the angle + N(0, sigma^2); 3D
+//     g(p) exp([n] sigma), n three independent N(0, 1) (each component of the rotation vector
+//     has standard deviation sigma; the angle is Maxwell distributed with mean 1.596 sigma).
+//     3D orientations are written reduced into the fundamental zone (as indexing software
+//     does), 2D angles into [0, 360/n).
+//  6. Not indexed. unindexed_fraction x (Ry Rx) positions on average are set to phase -1 (angle
+//     NaN, quaternion NaN): unindexed_on_boundary of them in the boundary band (positions at
+//     most unindexed_band_px - 1 4-steps from a position that has a 4-neighbour in another
+//     true grain, i.e. centres within unindexed_band_px - 1/2 px of a boundary; each band
+//     position independently with the same probability, at most 1), the rest anywhere
+//     (overlapping the band a little).
+// Every random number is a hash of (seed, purpose, index) (splitmix64's finaliser), so the map
+// is the same for any number of threads.
+// =============================================================================================
+
+#include "domainmap/segment.hpp"
+
+namespace domainmap {
+
+/// Parameters of simulate_orientation_map(). A 2D map (in-plane angles, /orientation/angle)
+/// when the phases' groups are in-plane (C1..C6), a 3D map (quaternions) otherwise.
+struct OrientationMapParams {
+  Shape2 scan{256, 256};               ///< scan rows x columns, positions
+  int n_grains = 60;                   ///< Voronoi grains (before twins split some)
+  std::string symmetry = "C6";         ///< rotation group of phase 0: "C1".."C6" (2D) or a 3D symbol ("m-3m", "432", "6/mmm")
+  int n_phases = 1;                    ///< 1 or 2 phases
+  std::string second_symmetry;         ///< group of phase 1 (n_phases = 2); "" = the same as phase 0; same dimension as phase 0
+  double second_phase_fraction = 0.3;  ///< fraction of the Voronoi grains that are phase 1 (n_phases = 2), in [0, 1]
+  double min_spacing_fraction = 0.5;   ///< hard core of the seeds, x the mean spacing, in [0, 0.8]
+  double waviness_px = 4;              ///< amplitude A of the boundary displacement field, px (0 = straight Voronoi boundaries)
+  double waviness_wavelength_px = 60;  ///< its wavelength, px; keep A 2 pi / wavelength < 1
+  double twin_fraction = 0.2;          ///< fraction of the Voronoi grains crossed by a twin lamella, in [0, 1]
+  double twin_width_fraction = 0.25;   ///< lamella width / the grain's equivalent diameter, in (0, 1]
+  double twin_angle_deg = 30;          ///< non-cubic phases: twin rotation about crystal z (2D: in-plane), deg
+  double bent_fraction = 0.5;          ///< fraction of the Voronoi grains that are bent, in [0, 1]
+  double bending_deg_per_100px = 2;    ///< orientation gradient inside bent grains, deg per 100 px, >= 0
+  double angle_noise_deg = 0.5;        ///< orientation noise sigma per position, deg, >= 0
+  double unindexed_fraction = 0.02;    ///< mean fraction of positions not indexed, in [0, 1]
+  double unindexed_on_boundary = 0.9;  ///< share of the not-indexed positions put in the boundary band, in [0, 1]
+  int unindexed_band_px = 2;           ///< boundary band: up to this - 1 steps from a position touching another grain, 1..8
+  double min_disorientation_deg = 10;  ///< adjacent true grains of one phase differ by at least this, deg (0 = fully random)
+  int min_grain_px = 16;               ///< smaller regions (slivers) join a neighbour, positions, >= 1
+  double scan_step_nm = 0;             ///< written to the map; 0 = unknown
+  std::uint64_t seed = 1;              ///< everything random follows from this
+};
+
+/// One true grain of a simulated orientation map.
+struct SimulatedGrain {
+  std::int32_t parent = -1;            ///< Voronoi grain 0..n_grains-1 it is (a piece of)
+  bool twin = false;                   ///< carries the parent's orientation times the twin operator
+  bool bent = false;                   ///< has an orientation gradient
+  std::int32_t phase = 0;
+  std::int64_t area_px = 0;            ///< positions (not-indexed ones included)
+  double ref_y = 0, ref_x = 0;         ///< reference point of the bending: the Voronoi grain's centroid
+  double angle_deg = 0;                ///< 2D: noise-free angle at the reference point, in [0, 360/n); 3D: NaN
+  std::array<double, 4> quaternion{1, 0, 0, 0}; ///< noise-free orientation at the reference point (w, x, y, z), w >= 0 (2D: about z)
+};
+
+/// Output of simulate_orientation_map(); arrays over positions are [Ry * Rx], C order.
+struct SimulatedOrientationMap {
+  OrientationMap map;                       ///< phases "phase0" (and "phase1"), score empty
+  std::vector<std::int32_t> true_grain;     ///< true grain of every position (not-indexed ones too), 0..K-1, raster order of first position
+  std::vector<std::int32_t> parent_grain;   ///< Voronoi grain of every position, 0..n_grains-1
+  std::vector<SimulatedGrain> grains;       ///< [K] by true grain
+  std::int32_t n_parents = 0;               ///< Voronoi grains present
+  std::int32_t n_twinned = 0;               ///< Voronoi grains with a lamella that survived the clean-up
+  std::int64_t n_band = 0;                  ///< positions in the boundary band
+  std::int64_t n_close_pairs = 0;           ///< adjacent grain pairs left below min_disorientation_deg (0 unless the draws failed)
+};
+
+/// Throws Error(bad_parameter) "orientation_map.KEY = V: problem" for values out of range.
+void validate(const OrientationMapParams& p);
+
+/// Generates the map (see the section comment above), in parallel over rows on `threads` TBB
+/// workers (0 = as many as TBB allows); the result does not depend on `threads`. Validates p.
+SimulatedOrientationMap simulate_orientation_map(const OrientationMapParams& p, int threads = 0);
+
+} // namespace domainmap
