@@ -57,16 +57,28 @@ int verb_origin(const std::vector<std::string>& args) {
     RunContext& ctx = o.context();
     install_interrupt_handler(ctx);
     validate(sp.origin);
-    const PeakList peaks = read_peaks(path);
-    ResultsHeader header = read_results_header(path);
+    const ResultsHeader header = read_results_header(path);
+    // the dataset's own calibration: /scan input_q_pixel_inv_A, or, in files written before it
+    // existed, /scan q_pixel_inv_A unless an earlier origin run set that one
+    double input_q = header.input_q_pixel_inv_A;
+    if (!(input_q > 0) && header.q_pixel_inv_A > 0) {
+      const std::string before = results_has(path, "origin") ? read_origin(path).calibration_source : "none";
+      if (before == "none" || before == "dataset") input_q = header.q_pixel_inv_A;
+    }
+    // the peaks are read from R.h5 chunk by chunk and the corrected vectors written into the
+    // transaction as they come; the PNG is written beside it, both renamed when complete
+    ResultsWriter w(path, false);
     OriginResult r;
     try {
-      r = fit_origin(peaks, sp.origin, ctx);
+      r = run_origin_streamed(w, sp.origin, input_q, ctx);
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::bad_input) throw;  // parameter errors name the key, not the file
-      fail(e.kind(), path, e.what());
+      const std::string msg = e.what();
+      if (msg.rfind(path, 0) == 0) throw;
+      fail(e.kind(), path, msg);
     }
     finish_progress(ctx);
+    const std::int64_t n_positions = r.origin.scan.y * r.origin.scan.x;
 
     const std::string png_tmp = temporary_name_for(png);
     try {
@@ -74,13 +86,8 @@ int verb_origin(const std::vector<std::string>& args) {
       log_scale.scale = PngScale::log;
       const int m = static_cast<int>(r.bvm.size);
       write_png_gray(png_tmp, r.bvm.counts.data(), m, m, log_scale);
-      ResultsWriter w(path, false);
-      if (r.q_pixel_inv_A > 0) {
-        header.q_pixel_inv_A = r.q_pixel_inv_A;
-        w.write_header(header);
-      }
       w.write_config("origin", o.params().values());
-      w.write_origin(r.origin, r.corrected, r.ellipse, r.bvm);
+      w.write_origin(r.origin, r.ellipse, r.bvm);
       w.commit();
     } catch (...) {
       discard_temporary(png_tmp);
@@ -92,7 +99,7 @@ int verb_origin(const std::vector<std::string>& args) {
       char line[256];
       std::snprintf(line, sizeof line, "origin: %s model, central beam at %lld of %lld positions, %lld outliers, "
                     "RMS residual %.4f px\n", r.model.c_str(), static_cast<long long>(r.n_measured),
-                    static_cast<long long>(peaks.n_positions()), static_cast<long long>(r.n_outliers),
+                    static_cast<long long>(n_positions), static_cast<long long>(r.n_outliers),
                     r.residual_rms_px);
       std::cout << line;
       if (r.ellipse.fitted) {
@@ -103,8 +110,9 @@ int verb_origin(const std::vector<std::string>& args) {
       } else {
         std::cout << "ellipse: not fitted\n";
       }
-      if (r.q_pixel_inv_A > 0) {
-        std::snprintf(line, sizeof line, "detector pixel: %.6g 1/A\n", r.q_pixel_inv_A);
+      if (r.origin.q_pixel_inv_A > 0) {
+        std::snprintf(line, sizeof line, "detector pixel: %.6g 1/A (%s)\n", r.origin.q_pixel_inv_A,
+                      r.origin.calibration_source.c_str());
         std::cout << line;
       }
       std::cout << "wrote " << path << " (/origin, /peaks/qy, /peaks/qx, /peaks/bragg_vector_map), " << png << "\n";

@@ -1,6 +1,7 @@
 // cli/peaks.cpp: `domainmap peaks DATA -o R.h5`: finds the Bragg disks of every pattern
 // (stage peaks) and fits the origin (stage origin), so that R.h5 is ready for indexing.
 // R.h5 is written to a temporary name and renamed when complete.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -32,7 +33,44 @@ bool same_file(const std::string& a, const std::string& b) {
 // "peaks.sigma_cc" -> "sigma_cc"
 std::string short_name(const std::string& key) { return key.substr(key.find('.') + 1); }
 
+// Counts what passes through to the results file, for the summary line.
+class CountingSink : public PeakSink {
+public:
+  explicit CountingSink(PeakSink& inner) : inner_(inner) {}
+  void begin(Shape2 scan, Shape2 detector) override { inner_.begin(scan, detector); }
+  void consume(const PeakChunk& c) override {
+    n_peaks += c.n_peaks();
+    for (std::int64_t k = 0; k < c.n_positions; ++k) n_empty += c.offsets[k + 1] == c.offsets[k];
+    inner_.consume(c);
+  }
+  void end() override { inner_.end(); }
+  std::uint64_t n_peaks = 0;
+  std::int64_t n_empty = 0;
+private:
+  PeakSink& inner_;
+};
+
 } // namespace
+
+std::size_t peak_chunk_bytes(const RunContext& ctx) {
+  return std::clamp<std::size_t>(ctx.memory_budget / 4, std::size_t(1) << 16, std::size_t(16) << 20);
+}
+
+OriginResult run_origin_streamed(ResultsWriter& w, const OriginParams& op, double input_q_pixel_inv_A, RunContext& ctx) {
+  std::unique_ptr<PeakChunkSource> src = w.peaks_source(peak_chunk_bytes(ctx));
+  bool started = false;
+  OriginResult r = fit_origin(*src, op, ctx, [&](const PeakChunk& c, const float* qy, const float* qx) {
+    if (!started) w.begin_corrected();
+    started = true;
+    w.append_corrected(c.first_peak(), c.n_peaks(), qy, qx);
+  });
+  src.reset();
+  if (!(r.q_pixel_inv_A > 0) && input_q_pixel_inv_A > 0) {
+    r.origin.q_pixel_inv_A = input_q_pixel_inv_A;
+    r.origin.calibration_source = "dataset";
+  }
+  return r;
+}
 
 std::string run_peaks_stage(FrameSource& src_ref, StageParams& sp, const ParamList& params, const std::string& out,
                             bool with_origin_flag, RunContext& ctx) {
@@ -44,9 +82,6 @@ std::string run_peaks_stage(FrameSource& src_ref, StageParams& sp, const ParamLi
   finish_progress(ctx);
   for (const std::string& n : setup.notes) ctx.info(n);
   const auto t1 = std::chrono::steady_clock::now();
-  PeakList peaks = find_peaks(*src, sp.peaks, setup, ctx);
-  finish_progress(ctx);
-  const auto t2 = std::chrono::steady_clock::now();
 
   const Shape4& s = src->shape();
   ResultsHeader h;
@@ -56,39 +91,38 @@ std::string run_peaks_stage(FrameSource& src_ref, StageParams& sp, const ParamLi
   h.detector = {s.det_y, s.det_x};
   const Calibration& cal = src->info().calibration;
   if (cal.known && cal.r_units == "nm") h.scan_step_nm = cal.r_pixel_size;
-  if (cal.known && cal.q_units == "A^-1") h.q_pixel_inv_A = cal.q_pixel_size;
+  if (cal.known && cal.q_units == "A^-1") h.q_pixel_inv_A = h.input_q_pixel_inv_A = cal.q_pixel_size;
 
+  // the peaks go to the results file block by block, never all in memory
   ResultsWriter w(out, true);
-  std::string origin_summary;
-  const bool want_origin = with_origin_flag;
-  bool origin_done = false;
-  OriginResult res;
-  if (want_origin) {
-    try {
-      res = fit_origin(peaks, op, ctx);
-      origin_done = true;
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::bad_input) throw;
-      ctx.warn(std::string("origin not fitted: ") + e.what() + "; /peaks is written without corrected vectors");
-    }
-  }
-  if (origin_done && res.q_pixel_inv_A > 0) h.q_pixel_inv_A = res.q_pixel_inv_A;
   w.write_header(h);
   // the effective parameters of every stage that ran, by stage
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> cfg;
   for (const auto& kv : params.values()) cfg[kv.first.substr(0, kv.first.find('.'))].push_back(kv);
   for (const auto& [stage, values] : cfg)
     if (stage != "peaks" && stage != "origin") w.write_config(stage, values);
-  w.write_peaks(peaks);
+  std::unique_ptr<PeakSink> file_sink = w.peaks_sink();
+  CountingSink counted(*file_sink);
+  find_peaks(*src, sp.peaks, setup, ctx, counted);
+  finish_progress(ctx);
+  const auto t2 = std::chrono::steady_clock::now();
   w.write_config("peaks", cfg["peaks"]);
-  if (origin_done) {
-    w.write_origin(res.origin, res.corrected, res.ellipse, res.bvm);
-    w.write_config("origin", cfg["origin"]);
-    char buf[200];
-    std::snprintf(buf, sizeof buf, "; origin: %s model, %lld of %lld positions measured, residual %.3f px%s",
-                  res.model.c_str(), static_cast<long long>(res.n_measured), static_cast<long long>(s.n_frames()),
-                  res.residual_rms_px, res.ellipse.fitted ? ", ellipse fitted" : "");
-    origin_summary = buf;
+
+  std::string origin_summary;
+  if (with_origin_flag) {
+    try {
+      OriginResult res = run_origin_streamed(w, op, h.input_q_pixel_inv_A, ctx);
+      w.write_origin(res.origin, res.ellipse, res.bvm);
+      w.write_config("origin", cfg["origin"]);
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "; origin: %s model, %lld of %lld positions measured, residual %.3f px%s",
+                    res.model.c_str(), static_cast<long long>(res.n_measured), static_cast<long long>(s.n_frames()),
+                    res.residual_rms_px, res.ellipse.fitted ? ", ellipse fitted" : "");
+      origin_summary = buf;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::bad_input) throw;
+      ctx.warn(std::string("origin not fitted: ") + e.what() + "; /peaks is written without corrected vectors");
+    }
   }
   w.commit();
 
@@ -96,19 +130,20 @@ std::string run_peaks_stage(FrameSource& src_ref, StageParams& sp, const ParamLi
   const double secs = std::chrono::duration<double>(t2 - t1).count();
   const double prep = std::chrono::duration<double>(t1 - t0).count();
   const auto positions = static_cast<long long>(s.n_frames());
-  std::int64_t empty = 0;
-  for (std::size_t i = 0; i < peaks.n_positions(); ++i) empty += peaks.end_of(i) == peaks.begin_of(i);
+  const auto n_peaks = static_cast<std::size_t>(counted.n_peaks);
   std::snprintf(line, sizeof line,
                 "peaks: %lld positions, %zu peaks, %.2f per position (%lld with none), %.0f patterns/s "
                 "(%.2f s, prescan %.2f s)%s -> %s\n",
-                positions, peaks.size(), positions ? static_cast<double>(peaks.size()) / positions : 0.0,
-                static_cast<long long>(empty), secs > 0 ? positions / secs : 0.0, secs, prep, origin_summary.c_str(),
-                out.c_str());
+                positions, n_peaks, positions ? static_cast<double>(n_peaks) / positions : 0.0,
+                static_cast<long long>(counted.n_empty), secs > 0 ? positions / secs : 0.0, secs, prep,
+                origin_summary.c_str(), out.c_str());
   return line;
 }
 
+namespace {
+
 // `peaks DATA --suggest [-o PREFIX]`: prints the suggested [peaks] section, draws PREFIX.png.
-static int run_suggest(VerbOptions& o, StageParams& sp, const std::string& input) {
+int run_suggest(VerbOptions& o, StageParams& sp, const std::string& input) {
   std::string prefix = o.has("output") ? o.get<std::string>("output") : std::string("suggest");
   if (prefix.empty()) fail(ErrorKind::bad_parameter, "", "-o: empty prefix");
   std::string png = prefix;
@@ -146,6 +181,8 @@ static int run_suggest(VerbOptions& o, StageParams& sp, const std::string& input
   std::printf("%s", text.c_str());
   return 0;
 }
+
+} // namespace
 
 int verb_peaks(const std::vector<std::string>& args) {
   return run_guarded("peaks", [&]() -> int {

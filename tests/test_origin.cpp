@@ -836,6 +836,9 @@ TEST_CASE("origin: verb: idempotent, deletes downstream groups, writes the BVM P
   const std::string png1 = slurp(png);
   const ResultsHeader h1 = read_results_header(path);
   CHECK(h1.q_pixel_inv_A == doctest::Approx(1 / (2.5 * 18 * 1.03)).epsilon(0.002));
+  CHECK(o1.calibration_source == "ring");
+  CHECK(o1.q_pixel_inv_A == h1.q_pixel_inv_A);
+  CHECK(o1.scan_rotation_deg == 0);
   // the library gives the same numbers
   RunContext ctx;
   OriginParams op;
@@ -873,6 +876,9 @@ TEST_CASE("origin: verb: idempotent, deletes downstream groups, writes the BVM P
   CHECK(c.out.find("ellipse: not fitted") != std::string::npos);
   CHECK_FALSE(read_ellipse(path).fitted);
   CHECK(same_bits(read_peaks(path).qy_raw, p1.qy_raw));
+  // no calibration now: the earlier ring calibration is not kept as if it were the dataset's
+  CHECK(read_origin(path).calibration_source == "none");
+  CHECK(read_results_header(path).q_pixel_inv_A == 0);
   bool plane = false;
   for (const auto& [k, v] : read_config(path)) plane |= k == "origin.model" && v == "plane";
   CHECK(plane);
@@ -921,4 +927,85 @@ TEST_CASE("origin: verb: bad input and parameters give one-line errors, exit 2, 
   CHECK(h.exit_code == 0);
   CHECK(h.out.find("--origin.model") != std::string::npos);
   CHECK(h.out.find("--origin.center_max_dist_px") != std::string::npos);
+}
+
+TEST_CASE("origin: streamed over chunks of positions equals the in-memory fit, bit for bit") {
+  const SimTruth t = simulate_truth(sim_params());
+  Damage d;
+  d.missing = {3, 50, 51};
+  d.spurious_far = {10, 99};
+  d.spurious_near = {5, 150};
+  const PeakList pk = peaks_from_truth(t, 0.07, 13, d);
+  std::vector<OriginParams> sets(5);
+  sets[1].model = "plane";
+  sets[1].robust = false;
+  sets[2].ring_q_min_px = 17;
+  sets[2].ring_q_max_px = 19.5;
+  sets[2].lattice_spacing_A = 2.5;
+  sets[2].scan_rotation_deg = -20;
+  sets[3].center_qy = 63.5;
+  sets[3].center_qx = 63.5;
+  sets[3].bvm_size = 64;
+  sets[4].model = "none";
+  sets[4].fit_ellipse = false;
+  sets[4].q_pixel_inv_A = 0.01;
+  for (std::size_t k = 0; k < sets.size(); ++k) {
+    RunContext ctx;
+    const OriginResult mem = fit_origin(pk, sets[k], ctx);
+    for (std::int64_t per : {1, 7, 100}) {
+      PeakListChunks chunks(pk, per);
+      std::vector<float> qy(pk.size(), -1), qx(pk.size(), -1);
+      std::int64_t next = 0;
+      const OriginResult st = fit_origin(chunks, sets[k], ctx, [&](const PeakChunk& c, const float* y, const float* x) {
+        CHECK(c.first_position == next);
+        next = c.first_position + c.n_positions;
+        std::copy_n(y, c.n_peaks(), qy.begin() + static_cast<std::ptrdiff_t>(c.first_peak()));
+        std::copy_n(x, c.n_peaks(), qx.begin() + static_cast<std::ptrdiff_t>(c.first_peak()));
+      });
+      INFO("parameter set " << k << ", " << per << " positions per chunk");
+      CHECK(next == 576);
+      CHECK(same_bits(qy, mem.corrected.qy));
+      CHECK(same_bits(qx, mem.corrected.qx));
+      CHECK(same_bits(st.origin.qy0, mem.origin.qy0));
+      CHECK(same_bits(st.origin.qx0_measured, mem.origin.qx0_measured));
+      CHECK(st.central_peak == mem.central_peak);
+      CHECK(st.inlier == mem.inlier);
+      CHECK(st.ellipse.fitted == mem.ellipse.fitted);
+      CHECK(st.ellipse.b == mem.ellipse.b);
+      CHECK(st.ellipse.theta_deg == mem.ellipse.theta_deg);
+      CHECK(st.ring_radius_px == mem.ring_radius_px);
+      CHECK(st.q_pixel_inv_A == mem.q_pixel_inv_A);
+      CHECK(st.origin.calibration_source == mem.origin.calibration_source);
+      CHECK(same_bits(st.bvm.counts, mem.bvm.counts));
+      CHECK(st.notes == mem.notes);
+    }
+    CHECK(mem.origin.scan_rotation_deg == sets[k].scan_rotation_deg);
+    CHECK(mem.origin.calibration_source == (k == 2 ? "ring" : k == 4 ? "given" : "none"));
+  }
+}
+
+TEST_CASE("origin: a ring with more than kMaxRingPoints peaks is subsampled, the ellipse still to 0.2 %") {
+  // 92 x the positions of sim_params(): about 3 peaks per position in the strongest ring (the
+  // hexagonal phase's first shell), 1.6e5 in all
+  SimParams sp = sim_params();
+  sp.scan = {230, 230};
+  sp.n_grains = 60;
+  const SimTruth t = simulate_truth(sp);
+  const PeakList pk = peaks_from_truth(t, 0.05, 17);
+  RunContext ctx;
+  std::vector<std::string> logged;
+  ctx.log = [&](LogLevel, const std::string& m) { logged.push_back(m); };
+  const OriginResult r = fit_origin(pk, OriginParams{}, ctx);
+  REQUIRE(r.ellipse.fitted);
+  const double ba = r.ellipse.b / r.ellipse.a;
+  MESSAGE(pk.size() << " peaks; ring " << r.ring_q_min_px << ".." << r.ring_q_max_px << " px, " << r.ring_points
+                    << " peaks used; b/a = " << ba << " (true " << 1 / sp.ellipse_ratio << ")");
+  bool subsampled = false;
+  for (const auto& m : logged) subsampled |= m.find("is used for the ellipse and the ring radius") != std::string::npos;
+  CHECK(subsampled);
+  CHECK(r.ring_points <= static_cast<std::int64_t>(kMaxRingPoints));
+  CHECK(r.ring_points > static_cast<std::int64_t>(kMaxRingPoints) / 4);
+  CHECK(std::abs(ba * sp.ellipse_ratio - 1) < 0.002);
+  CHECK(axis_diff_deg(r.ellipse.theta_deg, sp.ellipse_angle_deg + 90) < 1);
+  CHECK(r.ring_radius_px == doctest::Approx(r.ellipse.a).epsilon(0.002));
 }

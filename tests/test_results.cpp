@@ -73,7 +73,7 @@ void write_origin_into(const std::string& path, float shift) {
 
 } // namespace
 
-TEST_CASE("results: header, config and peaks round trip; origin; downstream deletion") {
+TEST_CASE("results: header, config and peaks round trip, origin, downstream deletion") {
   const std::string dir = testing::scratch("results_rt");
   const std::string path = dir + "/r.h5";
   {
@@ -216,4 +216,110 @@ TEST_CASE("results: transactions and errors") {
   CHECK(files_in(dir) == 2);
   CHECK(results_groups().front() == "peaks");
   CHECK(results_groups().size() == 7);
+}
+
+TEST_CASE("results: streamed /peaks and corrected vectors, calibration attributes") {
+  const std::string dir = testing::scratch("results_stream");
+  const std::string path = dir + "/r.h5";
+  const PeakList s = sample_peaks();
+  {
+    ResultsWriter w(path, true);
+    ResultsHeader h;
+    h.scan = s.scan;
+    h.detector = s.detector;
+    h.q_pixel_inv_A = h.input_q_pixel_inv_A = 0.015;
+    w.write_header(h);
+    std::unique_ptr<PeakSink> sink = w.peaks_sink();
+    sink->begin(s.scan, s.detector);
+    PeakListChunks chunks(s, 2);  // positions 0-1, 2-3, 4-5
+    int n = 0;
+    chunks.for_each([&](const PeakChunk& c) {
+      sink->consume(c);
+      ++n;
+    });
+    CHECK(n == 3);
+    // a chunk out of order is refused
+    PeakChunk again;
+    again.first_position = 1;
+    again.n_positions = 1;
+    again.offsets = s.offsets.data() + 1;
+    again.qy_raw = s.qy_raw.data() + 2;
+    again.qx_raw = s.qx_raw.data() + 2;
+    again.intensity = s.intensity.data() + 2;
+    CHECK(error_of([&] { sink->consume(again); }).find("append_peaks: chunk of positions 1+1") != std::string::npos);
+    sink->end();
+    // read back in chunks of one peak (at least one position each) from the transaction
+    std::unique_ptr<PeakChunkSource> back = w.peaks_source(12);
+    CHECK(back->n_peaks() == 6);
+    std::vector<std::int64_t> firsts;
+    std::vector<float> qy;
+    back->for_each([&](const PeakChunk& c) {
+      firsts.push_back(c.first_position);
+      for (std::size_t j = 0; j < c.n_peaks(); ++j) qy.push_back(c.qy_raw[j]);
+    });
+    CHECK(firsts == std::vector<std::int64_t>{0, 1, 3, 4});  // position 1 has no peak: joins the next chunk
+    CHECK(qy == s.qy_raw);
+    w.commit();
+  }
+  const PeakList p = read_peaks(path);
+  CHECK(p.offsets == s.offsets);
+  CHECK(p.qy_raw == s.qy_raw);
+  CHECK(p.intensity == s.intensity);
+  {
+    h5::Handle f = h5::open_file_read(path);
+    h5::Handle d = h5::open_dataset(f, "/peaks/qy_raw", path);
+    h5::Handle dcpl(H5Dget_create_plist(d));
+    CHECK(h5::chunk_dims(dcpl) == std::vector<std::int64_t>{kPeakChunkElements});
+  }
+  CHECK(read_results_header(path).input_q_pixel_inv_A == 0.015);
+
+  // the origin streamed in two pieces, with a calibration from the ring and a rotation
+  OriginMap o;
+  o.scan = s.scan;
+  o.qy0.assign(6, 8.0f);
+  o.qx0.assign(6, 10.0f);
+  o.scan_rotation_deg = 7.5;
+  o.q_pixel_inv_A = 0.0123;
+  o.calibration_source = "ring";
+  BraggVectorMap m;
+  m.size = 8;
+  m.counts.assign(64, 1.0f);
+  const std::vector<float> cy = {1, 2, 3, 4, 5, 6}, cx = {6, 5, 4, 3, 2, 1};
+  {
+    ResultsWriter w(path, false);
+    w.begin_corrected();
+    w.append_corrected(0, 4, cy.data(), cx.data());
+    CHECK(error_of([&] { w.append_corrected(5, 1, cy.data() + 5, cx.data() + 5); }).find("append_corrected") !=
+          std::string::npos);
+    CHECK(error_of([&] { w.write_origin(o, EllipseDistortion{}, m); }).find("4 of 6 corrected peaks written") !=
+          std::string::npos);
+    w.append_corrected(4, 2, cy.data() + 4, cx.data() + 4);
+    w.write_origin(o, EllipseDistortion{}, m);
+    w.commit();
+  }
+  const PeakList c = read_peaks(path);
+  CHECK(c.qy == cy);
+  CHECK(c.qx == cx);
+  CHECK(c.qy_raw == s.qy_raw);
+  const OriginMap r = read_origin(path);
+  CHECK(r.scan_rotation_deg == 7.5);
+  CHECK(r.q_pixel_inv_A == 0.0123);
+  CHECK(r.calibration_source == "ring");
+  CHECK(read_results_header(path).q_pixel_inv_A == 0.0123);
+  CHECK(read_results_header(path).input_q_pixel_inv_A == 0.015);
+  // uncalibrated: /scan q_pixel_inv_A goes, the dataset's own stays
+  o.q_pixel_inv_A = 0;
+  o.calibration_source = "none";
+  {
+    ResultsWriter w(path, false);
+    PeakList cc = c;
+    w.write_origin(o, cc, EllipseDistortion{}, m);
+    w.commit();
+  }
+  CHECK(read_origin(path).calibration_source == "none");
+  CHECK(read_origin(path).q_pixel_inv_A == 0);
+  CHECK(read_results_header(path).q_pixel_inv_A == 0);
+  CHECK(read_results_header(path).input_q_pixel_inv_A == 0.015);
+  CHECK(read_peaks(path).qy == cy);
+  CHECK(files_in(dir) == 1);
 }

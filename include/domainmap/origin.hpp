@@ -51,8 +51,23 @@
 //
 // Results do not depend on the thread count: every step runs serially in position and peak
 // order (the whole stage is a few passes over the peak list).
+//
+// Streaming: the stage never needs all peaks at once. It reads them chunk by chunk from a
+// PeakChunkSource (a results file or a PeakList) in several passes: the peak centroids (1, with
+// an automatic centre), one pass per round of central-beam choice (2, at most
+// robust_iterations, usually 2 or 3), the radial histogram of the non-central peaks and the
+// collection of the ring's peaks (3), the largest corrected |q| (for an automatic map size),
+// and a last pass that corrects each chunk, accumulates the Bragg vector map and hands the
+// chunk's corrected vectors on. It holds O(positions) values (about 100 bytes per position),
+// at most kMaxRingPoints ring peaks and one chunk. The ring's peaks for the ellipse are those
+// with |q| within 3 ring_rel_width of the strongest ring's radius (or in the given range);
+// when there are more than kMaxRingPoints of them, every s-th in peak order is kept (s the
+// smallest stride that keeps at most kMaxRingPoints by the histogram's count), and the fit and
+// the ring's median radius use those. fit_origin() on a PeakList runs the same code on the
+// list, so both give identical results, bit for bit.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -123,6 +138,18 @@ struct OriginResult {
 /// (validate()) or a ring with too few peaks for the ellipse or the calibration.
 OriginResult fit_origin(const PeakList& peaks, const OriginParams& p, RunContext& ctx);
 
+/// At most this many peaks of the ring are used for the ellipse and the ring radius.
+inline constexpr std::size_t kMaxRingPoints = std::size_t(1) << 17;
+
+/// Receives the corrected vectors of one chunk in the streamed fit's last pass: qy[k], qx[k]
+/// (k < chunk.n_peaks()) belong to the chunk's k-th peak; chunks come in position order.
+using CorrectedPeaksFn = std::function<void(const PeakChunk& chunk, const float* qy, const float* qx)>;
+
+/// The stage streamed over `src` (see the file comment), identical in its results to
+/// fit_origin(PeakList); the corrected vectors go to `corrected` (may be empty) and
+/// OriginResult::corrected stays empty. Throws as fit_origin() does.
+OriginResult fit_origin(PeakChunkSource& src, const OriginParams& p, RunContext& ctx, const CorrectedPeaksFn& corrected);
+
 /// Least-squares ellipse through the points of one ring: the points (qy[i], qx[i]) (relative to
 /// the origin, px) with r_min <= |q| <= r_max are fitted by the centred conic
 /// A qx^2 + B qx qy + C qy^2 = 1, then twice more on the points whose radial distance from the
@@ -151,5 +178,23 @@ void correct_peaks(PeakList& peaks, const OriginMap& o, const EllipseDistortion&
 /// size > 16384, Error(internal) if the peaks are not corrected.
 BraggVectorMap make_bragg_vector_map(const PeakList& corrected, std::int64_t size, double pixel,
                                      std::int64_t* n_outside = nullptr);
+
+/// make_bragg_vector_map() chunk by chunk: add() the corrected peaks in peak order, then take();
+/// the same map, bit for bit. max_abs_q (the largest finite |qy| or |qx| of any peak) is used for
+/// size = 0 only. Throws Error(bad_parameter) as make_bragg_vector_map() does.
+class BraggVectorMapAccumulator {
+public:
+  BraggVectorMapAccumulator(std::int64_t size, double pixel, double max_abs_q, Shape2 detector);
+  void add(const float* qy, const float* qx, std::size_t n);
+  std::int64_t size() const { return size_; }
+  std::int64_t n_outside() const { return outside_; }
+  /// The map (the accumulator is empty afterwards).
+  BraggVectorMap take();
+private:
+  std::int64_t size_ = 0;
+  double pixel_ = 1, half_ = 0;
+  std::vector<double> acc_;
+  std::int64_t outside_ = 0;
+};
 
 } // namespace domainmap

@@ -190,8 +190,14 @@ private:
 };
 
 /// Streams `src` (BlockStream under ctx.memory_budget; positions of a block in parallel with
-/// TBB, ctx.threads workers) and finds the peaks of every pattern. Progress:
-/// ctx.report("peaks", done, total). If setup_out is given it receives the setup used.
+/// TBB, ctx.threads workers) and hands the peaks of each finished block of positions to `sink`
+/// as one PeakChunk, in position order (sink.begin() first, sink.end() after the last block),
+/// so that only one block's peaks (at most frames_per_block x max_num_peaks) are held here.
+/// Progress: ctx.report("peaks", done, total). The chunks do not depend on the thread count;
+/// their boundaries follow the blocks, their concatenation does not.
+void find_peaks(FrameSource& src, const PeaksParams& p, const PeakSetup& setup, RunContext& ctx, PeakSink& sink);
+/// Same into one in-memory PeakList (a PeakListSink). If setup_out is given it receives the
+/// setup used.
 PeakList find_peaks(FrameSource& src, const PeaksParams& p, RunContext& ctx, PeakSetup* setup_out = nullptr);
 /// Same with a prepared setup (no prescan).
 PeakList find_peaks(FrameSource& src, const PeaksParams& p, const PeakSetup& setup, RunContext& ctx);

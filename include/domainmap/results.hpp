@@ -5,6 +5,7 @@
 // Rules: a stage that rewrites its group deletes every group downstream of it; every stage is
 // idempotent; files are written to a temporary name and renamed when complete (ResultsWriter).
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -19,6 +20,8 @@
 namespace domainmap {
 
 inline constexpr int kResultsFormatVersion = 1;
+/// Elements per HDF5 chunk of the per-peak datasets of /peaks (and of /peaks/offsets).
+inline constexpr std::int64_t kPeakChunkElements = 65536;
 
 /// The groups of a results file in pipeline order; writing one deletes those after it.
 const std::vector<std::string>& results_groups();  // peaks, origin, orientation, phases, domains, network, percolation
@@ -31,7 +34,8 @@ struct ResultsHeader {
   Shape2 scan;                          ///< [Ry, Rx]
   Shape2 detector;                      ///< [Qy, Qx]
   double scan_step_nm = 0;              ///< 0 = unknown
-  double q_pixel_inv_A = 0;             ///< 0 = unknown
+  double q_pixel_inv_A = 0;             ///< detector pixel, 1/A, the one the stages use (the origin stage's calibration when it made one); 0 = unknown
+  double input_q_pixel_inv_A = 0;       ///< the dataset's own detector calibration, 1/A (kept when the origin stage replaces q_pixel_inv_A); 0 = unknown
 };
 
 /// Edits a results file as one transaction: works on a temporary copy (or a new file) and
@@ -51,10 +55,33 @@ public:
   /// Deletes `group` and every group after it in results_groups().
   void clear_from(const std::string& group);
   /// /peaks (offsets, raw positions, intensity; corrected ones if present). Clears from "peaks".
+  /// The same datasets as the streamed path below.
   void write_peaks(const PeakList& peaks);
-  /// /origin and the corrected /peaks/qy, /peaks/qx and /peaks/bragg_vector_map; clears from "orientation".
+  /// Streamed /peaks: begin_peaks() clears from "peaks" and creates the datasets extendible and
+  /// chunked (kPeakChunkElements per chunk); append_peaks() adds the chunks in position order
+  /// (their offsets too), so that only one chunk needs to be in memory; end_peaks() checks that
+  /// every position came and closes them. Errors: Error(internal) for chunks out of order.
+  /// expected_peaks > 0 (the total, when known) makes the chunks no larger than the data.
+  void begin_peaks(Shape2 scan, Shape2 detector, std::uint64_t expected_peaks = 0);
+  void append_peaks(const PeakChunk& chunk);
+  void end_peaks();
+  /// A PeakSink that writes through begin_peaks / append_peaks / end_peaks (for find_peaks()).
+  std::unique_ptr<PeakSink> peaks_sink();
+  /// The raw peaks of this transaction (written in it, or else the file's), read back in
+  /// chunks of positions of at most about chunk_bytes (at least one position per chunk).
+  /// Valid until commit() or the writer's end.
+  std::unique_ptr<PeakChunkSource> peaks_source(std::size_t chunk_bytes);
+  /// /origin and the corrected /peaks/qy, /peaks/qx and /peaks/bragg_vector_map; clears from
+  /// "orientation". Also sets /scan q_pixel_inv_A to origin.q_pixel_inv_A (removes it when 0).
   void write_origin(const OriginMap& origin, const PeakList& corrected, const EllipseDistortion& ellipse,
                     const BraggVectorMap& bvm);
+  /// The same streamed: begin_corrected() keeps the raw /peaks (written in this transaction or
+  /// copied from the file without the old corrected vectors), clears from "origin" and creates
+  /// /peaks/qy, /peaks/qx (chunked); append_corrected() fills them in peak order, chunk by
+  /// chunk; write_origin(origin, ellipse, bvm) checks that every peak came and writes the rest.
+  void begin_corrected();
+  void append_corrected(std::uint64_t first_peak, std::size_t n, const float* qy, const float* qx);
+  void write_origin(const OriginMap& origin, const EllipseDistortion& ellipse, const BraggVectorMap& bvm);
   /// /orientation (phase, angle, quaternion and score when present) and /phases/<i> (attrs
   /// name, symmetry). Clears from "orientation".
   void write_orientation(const OrientationMap& map);
@@ -81,6 +108,11 @@ private:
 ResultsHeader read_results_header(const std::string& path);
 /// Errors name the file and say which stage to run: "R.h5: no /peaks; run 'domainmap peaks DATA -o R.h5' first".
 PeakList read_peaks(const std::string& path);
+/// The raw peaks of a results file read in chunks of positions of at most about chunk_bytes,
+/// without loading them all (the offsets, 8 bytes per position, are read once).
+std::unique_ptr<PeakChunkSource> read_peaks_chunked(const std::string& path, std::size_t chunk_bytes);
+/// /origin: origin maps and the calibration attributes (scan_rotation_deg, q_pixel_inv_A,
+/// calibration_source; files written before they existed read as 0, 0, "none").
 OriginMap read_origin(const std::string& path);
 EllipseDistortion read_ellipse(const std::string& path);
 BraggVectorMap read_bragg_vector_map(const std::string& path);

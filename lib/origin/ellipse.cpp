@@ -193,51 +193,74 @@ void correct_peaks(PeakList& peaks, const OriginMap& o, const EllipseDistortion&
   }
 }
 
-BraggVectorMap make_bragg_vector_map(const PeakList& corrected, std::int64_t size, double pixel,
-                                     std::int64_t* n_outside) {
+namespace {
+void check_bvm_params(std::int64_t size, double pixel) {
   if (!(pixel > 0) || !std::isfinite(pixel))
     fail(ErrorKind::bad_parameter, "", "origin.bvm_pixel = ", num(pixel), ": must be > 0");
   if (size < 0 || size == 1 || size > 16384)
     fail(ErrorKind::bad_parameter, "", "origin.bvm_size = ", size, ": must be 0 (automatic) or in [2, 16384]");
-  if (corrected.qy.size() != corrected.size() || corrected.qx.size() != corrected.size())
-    fail(ErrorKind::internal, "", "make_bragg_vector_map: the peaks are not origin-corrected (qy, qx empty)");
+}
+} // namespace
+
+BraggVectorMapAccumulator::BraggVectorMapAccumulator(std::int64_t size, double pixel, double max_abs_q, Shape2 detector) {
+  check_bvm_params(size, pixel);
   if (size == 0) {
-    double m = 0;
-    for (std::size_t i = 0; i < corrected.size(); ++i) {
-      const double ay = std::abs(double(corrected.qy[i])), ax = std::abs(double(corrected.qx[i]));
-      if (std::isfinite(ay) && std::isfinite(ax)) m = std::max({m, ay, ax});
-    }
-    double want = 2 * (std::ceil(m / pixel) + 2);
-    const double det = static_cast<double>(std::max(corrected.detector.y, corrected.detector.x));
+    double want = 2 * (std::ceil(max_abs_q / pixel) + 2);
+    const double det = static_cast<double>(std::max(detector.y, detector.x));
     if (det > 0) want = std::min(want, 2 * (std::ceil(det / pixel) + 2));
     size = static_cast<std::int64_t>(std::clamp(want, 8.0, 16384.0));
   }
-  BraggVectorMap bvm;
-  bvm.size = size;
-  bvm.pixel = pixel;
-  const std::size_t M = static_cast<std::size_t>(size);
-  std::vector<double> acc(M * M, 0.0);
-  const double half = static_cast<double>(size / 2);
-  std::int64_t outside = 0;
-  for (std::size_t i = 0; i < corrected.size(); ++i) {
-    const double fy = corrected.qy[i] / pixel + half, fx = corrected.qx[i] / pixel + half;
-    if (!std::isfinite(fy) || !std::isfinite(fx) || fy < 0 || fx < 0 || fy >= double(size - 1) ||
-        fx >= double(size - 1)) {
-      ++outside;
+  size_ = size;
+  pixel_ = pixel;
+  half_ = static_cast<double>(size / 2);
+  acc_.assign(static_cast<std::size_t>(size * size), 0.0);
+}
+
+void BraggVectorMapAccumulator::add(const float* qy, const float* qx, std::size_t n) {
+  const std::size_t M = static_cast<std::size_t>(size_);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double fy = qy[i] / pixel_ + half_, fx = qx[i] / pixel_ + half_;
+    if (!std::isfinite(fy) || !std::isfinite(fx) || fy < 0 || fx < 0 || fy >= double(size_ - 1) ||
+        fx >= double(size_ - 1)) {
+      ++outside_;
       continue;
     }
     const double y0 = std::floor(fy), x0 = std::floor(fx);
     const double wy = fy - y0, wx = fx - x0;
     const std::size_t iy = static_cast<std::size_t>(y0), ix = static_cast<std::size_t>(x0);
-    acc[iy * M + ix] += (1 - wy) * (1 - wx);
-    acc[iy * M + ix + 1] += (1 - wy) * wx;
-    acc[(iy + 1) * M + ix] += wy * (1 - wx);
-    acc[(iy + 1) * M + ix + 1] += wy * wx;
+    acc_[iy * M + ix] += (1 - wy) * (1 - wx);
+    acc_[iy * M + ix + 1] += (1 - wy) * wx;
+    acc_[(iy + 1) * M + ix] += wy * (1 - wx);
+    acc_[(iy + 1) * M + ix + 1] += wy * wx;
   }
-  bvm.counts.resize(M * M);
-  for (std::size_t k = 0; k < M * M; ++k) bvm.counts[k] = static_cast<float>(acc[k]);
-  if (n_outside) *n_outside = outside;
+}
+
+BraggVectorMap BraggVectorMapAccumulator::take() {
+  BraggVectorMap bvm;
+  bvm.size = size_;
+  bvm.pixel = pixel_;
+  bvm.counts.resize(acc_.size());
+  for (std::size_t k = 0; k < acc_.size(); ++k) bvm.counts[k] = static_cast<float>(acc_[k]);
+  acc_.clear();
+  acc_.shrink_to_fit();
   return bvm;
+}
+
+BraggVectorMap make_bragg_vector_map(const PeakList& corrected, std::int64_t size, double pixel,
+                                     std::int64_t* n_outside) {
+  check_bvm_params(size, pixel);
+  if (corrected.qy.size() != corrected.size() || corrected.qx.size() != corrected.size())
+    fail(ErrorKind::internal, "", "make_bragg_vector_map: the peaks are not origin-corrected (qy, qx empty)");
+  double m = 0;
+  if (size == 0)
+    for (std::size_t i = 0; i < corrected.size(); ++i) {
+      const double ay = std::abs(double(corrected.qy[i])), ax = std::abs(double(corrected.qx[i]));
+      if (std::isfinite(ay) && std::isfinite(ax)) m = std::max({m, ay, ax});
+    }
+  BraggVectorMapAccumulator acc(size, pixel, m, corrected.detector);
+  acc.add(corrected.qy.data(), corrected.qx.data(), corrected.size());
+  if (n_outside) *n_outside = acc.n_outside();
+  return acc.take();
 }
 
 } // namespace domainmap

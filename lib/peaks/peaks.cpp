@@ -4,7 +4,8 @@
 // Determinism: the prescan accumulates every detector pixel over the frames in raster order
 // (one TBB task per detector row); detection computes each pattern alone into the slot of its
 // position and the slots are concatenated in position order; so the results do not depend on
-// the thread count or the memory budget.
+// the thread count or the memory budget. Each block's peaks go to a PeakSink as soon as the
+// block is done, so memory holds one block of frames and one block of peaks, whatever the scan.
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_for.h>
@@ -398,7 +399,7 @@ PeakSetup prepare_peaks(FrameSource& src, const PeaksParams& p, RunContext& ctx)
   return setup;
 }
 
-PeakList find_peaks(FrameSource& src, const PeaksParams& p, const PeakSetup& setup, RunContext& ctx) {
+void find_peaks(FrameSource& src, const PeaksParams& p, const PeakSetup& setup, RunContext& ctx, PeakSink& sink) {
   validate(p);
   const Shape4 s = src.shape();
   if (setup.detector != Shape2{s.det_y, s.det_x})
@@ -406,12 +407,9 @@ PeakList find_peaks(FrameSource& src, const PeaksParams& p, const PeakSetup& set
          " patterns used on ", s.det_y, "x", s.det_x);
   PeakFinder finder(p, setup);
   const int maxp = finder.max_peaks();
-  PeakList out;
-  out.scan = {s.scan_y, s.scan_x};
-  out.detector = {s.det_y, s.det_x};
-  out.offsets.assign(1, 0);
-  out.offsets.reserve(static_cast<std::size_t>(s.n_frames() + 1));
+  sink.begin({s.scan_y, s.scan_x}, {s.det_y, s.det_x});
   const std::int64_t total = s.n_frames();
+  std::uint64_t n_before = 0;  // peaks of the blocks already handed over
   tbb::task_arena arena(ctx.threads > 0 ? ctx.threads : tbb::task_arena::automatic);
   arena.execute([&] {
     tbb::enumerable_thread_specific<PeakFinder::WorkspacePtr> workspaces(
@@ -420,6 +418,12 @@ PeakList find_peaks(FrameSource& src, const PeaksParams& p, const PeakSetup& set
     const auto per_block = static_cast<std::size_t>(stream.frames_per_block());
     std::vector<Peak> slots(per_block * static_cast<std::size_t>(maxp));
     std::vector<int> counts(per_block);
+    // the block's chunk: CSR offsets and packed arrays, reused from block to block
+    std::vector<std::uint64_t> offsets(per_block + 1);
+    std::vector<float> qy, qx, in;
+    qy.reserve(slots.size());
+    qx.reserve(slots.size());
+    in.reserve(slots.size());
     ctx.report("peaks", 0, total);
     for (FrameBlock b; stream.next(b);) {
       check_cancel(ctx);
@@ -428,6 +432,10 @@ PeakList find_peaks(FrameSource& src, const PeaksParams& p, const PeakSetup& set
         for (std::int64_t k = r.begin(); k != r.end(); ++k)
           counts[static_cast<std::size_t>(k)] = finder.find(b.frame(k), &slots[static_cast<std::size_t>(k) * maxp], *ws);
       });
+      qy.clear();
+      qx.clear();
+      in.clear();
+      offsets[0] = n_before;
       for (std::int64_t k = 0; k < b.n_frames; ++k) {
         const int n = counts[static_cast<std::size_t>(k)];
         if (n < 0) {
@@ -438,16 +446,31 @@ PeakList find_peaks(FrameSource& src, const PeaksParams& p, const PeakSetup& set
         }
         const Peak* q = &slots[static_cast<std::size_t>(k) * maxp];
         for (int m = 0; m < n; ++m) {
-          out.qy_raw.push_back(q[m].qy);
-          out.qx_raw.push_back(q[m].qx);
-          out.intensity.push_back(q[m].intensity);
+          qy.push_back(q[m].qy);
+          qx.push_back(q[m].qx);
+          in.push_back(q[m].intensity);
         }
-        out.offsets.push_back(out.qy_raw.size());
+        offsets[static_cast<std::size_t>(k) + 1] = n_before + qy.size();
       }
+      PeakChunk c;
+      c.first_position = b.first_frame;
+      c.n_positions = b.n_frames;
+      c.offsets = offsets.data();
+      c.qy_raw = qy.data();
+      c.qx_raw = qx.data();
+      c.intensity = in.data();
+      sink.consume(c);
+      n_before += qy.size();
       ctx.report("peaks", b.first_frame + b.n_frames, total);
     }
   });
-  return out;
+  sink.end();
+}
+
+PeakList find_peaks(FrameSource& src, const PeaksParams& p, const PeakSetup& setup, RunContext& ctx) {
+  PeakListSink sink;
+  find_peaks(src, p, setup, ctx, sink);
+  return std::move(sink.list);
 }
 
 PeakList find_peaks(FrameSource& src, const PeaksParams& p, RunContext& ctx, PeakSetup* setup_out) {

@@ -112,6 +112,119 @@ std::vector<float> floats_of(hid_t loc, const std::string& name, const std::stri
   return h5::read_floats(d, where + ":" + name);
 }
 
+// ---- 1-D datasets written and read in pieces ----
+
+// An empty 1-D dataset that grows without limit, chunked by `chunk` elements.
+h5::Handle create_extendible(hid_t loc, const char* name, hid_t type, std::int64_t chunk, const std::string& where) {
+  hsize_t dims = 0, maxd = H5S_UNLIMITED, ch = static_cast<hsize_t>(std::max<std::int64_t>(1, chunk));
+  h5::Handle space = h5::check(H5Screate_simple(1, &dims, &maxd), where, "cannot create a dataspace");
+  h5::Handle dcpl = h5::check(H5Pcreate(H5P_DATASET_CREATE), where, "cannot create a property list");
+  h5::check(H5Pset_chunk(dcpl, 1, &ch), where, "cannot set the chunk size");
+  h5::unlink_if_exists(loc, name);
+  return h5::check(H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), where,
+                   std::string("cannot create ") + name);
+}
+
+// Appends n elements at index `at` (the dataset's current size).
+void append_1d(hid_t ds, hid_t memtype, std::uint64_t at, std::size_t n, const void* data, const std::string& where) {
+  if (n == 0) return;
+  const hsize_t size = at + n, start = at, count = n;
+  h5::check(H5Dset_extent(ds, &size), where, "cannot extend the dataset (disk full?)");
+  h5::Handle fs = h5::check(H5Dget_space(ds), where, "cannot get the dataspace");
+  h5::check(H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, nullptr, &count, nullptr), where, "cannot select");
+  h5::Handle ms = h5::check(H5Screate_simple(1, &count, nullptr), where, "cannot create a dataspace");
+  h5::check(H5Dwrite(ds, memtype, ms, fs, H5P_DEFAULT, data), where, "cannot write (disk full?)");
+}
+
+// Reads elements [at, at + n).
+void read_1d(hid_t ds, hid_t memtype, std::uint64_t at, std::size_t n, void* out, const std::string& where) {
+  if (n == 0) return;
+  const hsize_t start = at, count = n;
+  h5::Handle fs = h5::check(H5Dget_space(ds), where, "cannot get the dataspace");
+  h5::check(H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, nullptr, &count, nullptr), where, "cannot select");
+  h5::Handle ms = h5::check(H5Screate_simple(1, &count, nullptr), where, "cannot create a dataspace");
+  h5::check(H5Dread(ds, memtype, ms, fs, H5P_DEFAULT, out), where, "cannot read (file truncated or corrupt?)", ErrorKind::bad_input);
+}
+
+std::int64_t length_of(hid_t loc, const char* name, const std::string& where) {
+  h5::Handle d = h5::open_dataset(loc, name, where);
+  const auto dims = h5::dataset_dims(d);
+  if (dims.size() != 1) fail(ErrorKind::bad_input, where + "/" + name, "expected a 1-D array");
+  return dims[0];
+}
+
+Shape2 shape_attr(hid_t obj, const char* name, const std::string& where) {
+  const std::vector<double> v = h5::read_numbers_attr(obj, name);
+  if (v.size() != 2) fail(ErrorKind::bad_input, where, "missing attribute ", name);
+  return {static_cast<std::int64_t>(v[0]), static_cast<std::int64_t>(v[1])};
+}
+
+// The raw peaks of a results file's /peaks, read in chunks of positions. The datasets are
+// opened for each pass and closed after it, so nothing stays open between passes.
+class H5PeakChunks : public PeakChunkSource {
+public:
+  H5PeakChunks(hid_t file, h5::Handle owned, const std::string& path, std::size_t chunk_bytes)
+      : file_(file), owned_(std::move(owned)), where_(path + ":/peaks") {
+    max_peaks_ = std::max<std::size_t>(1, chunk_bytes / (3 * sizeof(float)));
+    h5::Handle g = h5::open_group(file_, "/peaks", path);
+    scan_ = shape_attr(g, "scan_shape", where_);
+    detector_ = shape_attr(g, "detector_shape", where_);
+    {
+      h5::Handle d = h5::open_dataset(g, "offsets", where_);
+      const std::vector<std::int64_t> v = h5::read_ints(d, where_ + "/offsets");
+      offsets_.assign(v.begin(), v.end());
+    }
+    n_ = static_cast<std::uint64_t>(length_of(g, "qy_raw", where_));
+    bool ok = scan_.y > 0 && scan_.x > 0 && offsets_.size() == static_cast<std::size_t>(scan_.y * scan_.x + 1) &&
+              length_of(g, "qx_raw", where_) == static_cast<std::int64_t>(n_) &&
+              length_of(g, "intensity", where_) == static_cast<std::int64_t>(n_) && offsets_.front() == 0 &&
+              offsets_.back() == n_;
+    for (std::size_t i = 1; ok && i < offsets_.size(); ++i) ok = offsets_[i] >= offsets_[i - 1];
+    if (!ok) fail(ErrorKind::bad_input, where_, "inconsistent peak arrays (offsets do not match the peaks)");
+  }
+  Shape2 scan() const override { return scan_; }
+  Shape2 detector() const override { return detector_; }
+  std::uint64_t n_peaks() const override { return n_; }
+  void for_each(const std::function<void(const PeakChunk&)>& fn) override {
+    h5::Handle g = h5::open_group(file_, "/peaks", where_);
+    h5::Handle dy = h5::open_dataset(g, "qy_raw", where_), dx = h5::open_dataset(g, "qx_raw", where_),
+               di = h5::open_dataset(g, "intensity", where_);
+    const auto n_pos = static_cast<std::int64_t>(offsets_.size() - 1);
+    for (std::int64_t first = 0; first < n_pos;) {
+      std::int64_t end = first + 1;
+      while (end < n_pos && offsets_[static_cast<std::size_t>(end + 1)] - offsets_[static_cast<std::size_t>(first)] <= max_peaks_)
+        ++end;
+      const std::uint64_t p0 = offsets_[static_cast<std::size_t>(first)];
+      const auto n = static_cast<std::size_t>(offsets_[static_cast<std::size_t>(end)] - p0);
+      qy_.resize(n);
+      qx_.resize(n);
+      in_.resize(n);
+      read_1d(dy, H5T_NATIVE_FLOAT, p0, n, qy_.data(), where_ + "/qy_raw");
+      read_1d(dx, H5T_NATIVE_FLOAT, p0, n, qx_.data(), where_ + "/qx_raw");
+      read_1d(di, H5T_NATIVE_FLOAT, p0, n, in_.data(), where_ + "/intensity");
+      PeakChunk c;
+      c.first_position = first;
+      c.n_positions = end - first;
+      c.offsets = offsets_.data() + first;
+      c.qy_raw = qy_.data();
+      c.qx_raw = qx_.data();
+      c.intensity = in_.data();
+      fn(c);
+      first = end;
+    }
+  }
+
+private:
+  hid_t file_;
+  h5::Handle owned_;
+  std::string where_;
+  std::size_t max_peaks_ = 1;
+  Shape2 scan_, detector_;
+  std::vector<std::uint64_t> offsets_;
+  std::uint64_t n_ = 0;
+  std::vector<float> qy_, qx_, in_;
+};
+
 } // namespace
 
 struct ResultsWriter::Impl {
@@ -122,6 +235,20 @@ struct ResultsWriter::Impl {
   std::map<std::string, std::string> config;  // merged /config
   std::set<std::string> config_stages;        // stages whose /config entries this transaction set
   bool header_written = false;
+  // streamed /peaks (begin_peaks .. end_peaks)
+  struct PeakAppend {
+    bool open = false;
+    h5::Handle off, qy, qx, in;
+    Shape2 scan;
+    std::int64_t positions_done = 0;
+    std::uint64_t n_peaks = 0;
+  } pa;
+  // streamed /peaks/qy, /peaks/qx (begin_corrected .. write_origin)
+  struct CorrectedAppend {
+    bool open = false;
+    h5::Handle qy, qx;
+    std::uint64_t next = 0, n = 0;
+  } ca;
 
   // Makes group `g` of tmp hold what orig had (if it was not cleared), so that it can be
   // extended; returns it open.
@@ -181,6 +308,7 @@ void ResultsWriter::write_header(const ResultsHeader& h) {
   h5::write_ints_attr(scan, "detector_shape", {h.detector.y, h.detector.x});
   if (h.scan_step_nm > 0) h5::write_double_attr(scan, "scan_step_nm", h.scan_step_nm);
   if (h.q_pixel_inv_A > 0) h5::write_double_attr(scan, "q_pixel_inv_A", h.q_pixel_inv_A);
+  if (h.input_q_pixel_inv_A > 0) h5::write_double_attr(scan, "input_q_pixel_inv_A", h.input_q_pixel_inv_A);
   d.header_written = true;
 }
 
@@ -215,22 +343,138 @@ void ResultsWriter::write_peaks(const PeakList& peaks) {
       peaks.intensity.size() != n || (!peaks.qy.empty() && (peaks.qy.size() != n || peaks.qx.size() != n)))
     fail(ErrorKind::internal, path_, "write_peaks: inconsistent peak list (", positions, " positions, ",
          peaks.offsets.size(), " offsets, ", n, " peaks)");
-  clear_from("peaks");
+  begin_peaks(peaks.scan, peaks.detector, n);
+  PeakListChunks chunks(peaks);
+  chunks.for_each([&](const PeakChunk& c) { append_peaks(c); });
+  end_peaks();
+  if (!peaks.qy.empty()) {
+    Impl& d = *impl_;
+    h5::Handle g = h5::open_group(d.tmp, "/peaks", path_);
+    const auto chunk = std::clamp<std::int64_t>(static_cast<std::int64_t>(n), 1, kPeakChunkElements);
+    h5::Handle qy = create_extendible(g, "qy", H5T_NATIVE_FLOAT, chunk, path_ + ":/peaks/qy");
+    h5::Handle qx = create_extendible(g, "qx", H5T_NATIVE_FLOAT, chunk, path_ + ":/peaks/qx");
+    append_1d(qy, H5T_NATIVE_FLOAT, 0, n, peaks.qy.data(), path_ + ":/peaks/qy");
+    append_1d(qx, H5T_NATIVE_FLOAT, 0, n, peaks.qx.data(), path_ + ":/peaks/qx");
+  }
+}
+
+void ResultsWriter::begin_peaks(Shape2 scan, Shape2 detector, std::uint64_t expected_peaks) {
   Impl& d = *impl_;
+  if (d.pa.open || d.ca.open) fail(ErrorKind::internal, path_, "begin_peaks: peaks or corrected vectors already being written");
+  if (scan.y < 0 || scan.x < 0) fail(ErrorKind::internal, path_, "begin_peaks: scan ", to_string(scan));
+  clear_from("peaks");
   h5::Handle g = h5::require_group(d.tmp, "/peaks", path_);
   d.written.insert("peaks");
-  const std::vector<std::int64_t> dn{static_cast<std::int64_t>(n)};
-  h5::write_uint64s(g, "offsets", {static_cast<std::int64_t>(positions + 1)}, peaks.offsets.data());
-  h5::write_floats(g, "qy_raw", dn, peaks.qy_raw.data());
-  h5::write_floats(g, "qx_raw", dn, peaks.qx_raw.data());
-  h5::write_floats(g, "intensity", dn, peaks.intensity.data());
-  if (!peaks.qy.empty()) {
-    h5::write_floats(g, "qy", dn, peaks.qy.data());
-    h5::write_floats(g, "qx", dn, peaks.qx.data());
-  }
-  h5::write_ints_attr(g, "scan_shape", {peaks.scan.y, peaks.scan.x});
-  h5::write_ints_attr(g, "detector_shape", {peaks.detector.y, peaks.detector.x});
+  const std::string where = path_ + ":/peaks";
+  const std::int64_t positions = scan.y * scan.x;
+  d.pa = Impl::PeakAppend{};
+  d.pa.off = create_extendible(g, "offsets", H5T_NATIVE_UINT64, std::clamp<std::int64_t>(positions + 1, 1, kPeakChunkElements),
+                               where + "/offsets");
+  const std::int64_t chunk =
+      expected_peaks > 0 ? std::clamp<std::int64_t>(static_cast<std::int64_t>(expected_peaks), 1, kPeakChunkElements)
+                         : kPeakChunkElements;
+  d.pa.qy = create_extendible(g, "qy_raw", H5T_NATIVE_FLOAT, chunk, where + "/qy_raw");
+  d.pa.qx = create_extendible(g, "qx_raw", H5T_NATIVE_FLOAT, chunk, where + "/qx_raw");
+  d.pa.in = create_extendible(g, "intensity", H5T_NATIVE_FLOAT, chunk, where + "/intensity");
+  const std::uint64_t zero = 0;
+  append_1d(d.pa.off, H5T_NATIVE_UINT64, 0, 1, &zero, where + "/offsets");
+  h5::write_ints_attr(g, "scan_shape", {scan.y, scan.x});
+  h5::write_ints_attr(g, "detector_shape", {detector.y, detector.x});
   h5::write_string_attr(g, "units", "detector pixels; pixel (i, j) has its centre at (qy, qx) = (i, j); qy = first detector axis");
+  d.pa.scan = scan;
+  d.pa.open = true;
+}
+
+void ResultsWriter::append_peaks(const PeakChunk& c) {
+  Impl& d = *impl_;
+  Impl::PeakAppend& a = d.pa;
+  if (!a.open) fail(ErrorKind::internal, path_, "append_peaks without begin_peaks");
+  if (c.n_positions <= 0) return;
+  if (c.first_position != a.positions_done || c.first_position + c.n_positions > a.scan.y * a.scan.x ||
+      c.offsets[0] != a.n_peaks)
+    fail(ErrorKind::internal, path_, "append_peaks: chunk of positions ", c.first_position, "+", c.n_positions,
+         " starting at peak ", c.offsets[0], " after ", a.positions_done, " positions and ", a.n_peaks, " peaks");
+  for (std::int64_t k = 0; k < c.n_positions; ++k)
+    if (c.offsets[k + 1] < c.offsets[k]) fail(ErrorKind::internal, path_, "append_peaks: offsets decrease");
+  const std::string where = path_ + ":/peaks";
+  const std::size_t n = c.n_peaks();
+  append_1d(a.off, H5T_NATIVE_UINT64, static_cast<std::uint64_t>(a.positions_done) + 1,
+            static_cast<std::size_t>(c.n_positions), c.offsets + 1, where + "/offsets");
+  append_1d(a.qy, H5T_NATIVE_FLOAT, a.n_peaks, n, c.qy_raw, where + "/qy_raw");
+  append_1d(a.qx, H5T_NATIVE_FLOAT, a.n_peaks, n, c.qx_raw, where + "/qx_raw");
+  append_1d(a.in, H5T_NATIVE_FLOAT, a.n_peaks, n, c.intensity, where + "/intensity");
+  a.positions_done += c.n_positions;
+  a.n_peaks += n;
+}
+
+void ResultsWriter::end_peaks() {
+  Impl& d = *impl_;
+  if (!d.pa.open) fail(ErrorKind::internal, path_, "end_peaks without begin_peaks");
+  if (d.pa.positions_done != d.pa.scan.y * d.pa.scan.x)
+    fail(ErrorKind::internal, path_, "end_peaks: ", d.pa.positions_done, " of ", d.pa.scan.y * d.pa.scan.x,
+         " positions written");
+  d.pa = Impl::PeakAppend{};
+}
+
+namespace {
+class ResultsPeakSink : public PeakSink {
+public:
+  explicit ResultsPeakSink(ResultsWriter& w) : w_(w) {}
+  void begin(Shape2 scan, Shape2 detector) override { w_.begin_peaks(scan, detector); }
+  void consume(const PeakChunk& c) override { w_.append_peaks(c); }
+  void end() override { w_.end_peaks(); }
+private:
+  ResultsWriter& w_;
+};
+} // namespace
+
+std::unique_ptr<PeakSink> ResultsWriter::peaks_sink() { return std::make_unique<ResultsPeakSink>(*this); }
+
+std::unique_ptr<PeakChunkSource> ResultsWriter::peaks_source(std::size_t chunk_bytes) {
+  Impl& d = *impl_;
+  if (d.pa.open) fail(ErrorKind::internal, path_, "peaks_source: /peaks is still being written");
+  if (d.written.count("peaks")) return std::make_unique<H5PeakChunks>(d.tmp.get(), h5::Handle{}, path_, chunk_bytes);
+  if (!d.orig.valid() || d.cleared.count("peaks") || H5Lexists(d.orig, "peaks", H5P_DEFAULT) <= 0)
+    fail(ErrorKind::bad_input, path_, "no /peaks; ", run_hint(path_, "peaks"));
+  return std::make_unique<H5PeakChunks>(d.orig.get(), h5::Handle{}, path_, chunk_bytes);
+}
+
+void ResultsWriter::begin_corrected() {
+  Impl& d = *impl_;
+  if (d.pa.open || d.ca.open) fail(ErrorKind::internal, path_, "begin_corrected: peaks or corrected vectors already being written");
+  // /peaks must be there: written in this transaction or kept from the file
+  if (!d.written.count("peaks")) {
+    if (!d.orig.valid() || d.cleared.count("peaks") || H5Lexists(d.orig, "peaks", H5P_DEFAULT) <= 0)
+      fail(ErrorKind::bad_input, path_, "no /peaks; ", run_hint(path_, "peaks"));
+    // copy the raw peaks only: the old corrected vectors and map are replaced
+    h5::Handle from = h5::open_group(d.orig, "/peaks", path_);
+    h5::Handle to = h5::require_group(d.tmp, "/peaks", path_);
+    for (const char* name : {"offsets", "qy_raw", "qx_raw", "intensity"})
+      if (H5Ocopy(from, name, to, name, H5P_DEFAULT, H5P_DEFAULT) < 0)
+        fail(ErrorKind::io, path_, "cannot copy /peaks/", name);
+    for (const std::string& a : attribute_names(from)) copy_attribute(from, to, a, path_ + ":/peaks");
+    d.written.insert("peaks");
+  }
+  clear_from("origin");
+  h5::Handle pk = h5::open_group(d.tmp, "/peaks", path_);
+  for (const char* name : {"qy", "qx", "bragg_vector_map"}) h5::unlink_if_exists(pk, name);
+  const std::int64_t n = length_of(pk, "qy_raw", path_ + ":/peaks");
+  const auto chunk = std::clamp<std::int64_t>(n, 1, kPeakChunkElements);
+  d.ca = Impl::CorrectedAppend{};
+  d.ca.qy = create_extendible(pk, "qy", H5T_NATIVE_FLOAT, chunk, path_ + ":/peaks/qy");
+  d.ca.qx = create_extendible(pk, "qx", H5T_NATIVE_FLOAT, chunk, path_ + ":/peaks/qx");
+  d.ca.n = static_cast<std::uint64_t>(n);
+  d.ca.open = true;
+}
+
+void ResultsWriter::append_corrected(std::uint64_t first_peak, std::size_t n, const float* qy, const float* qx) {
+  Impl& d = *impl_;
+  if (!d.ca.open) fail(ErrorKind::internal, path_, "append_corrected without begin_corrected");
+  if (first_peak != d.ca.next || first_peak + n > d.ca.n)
+    fail(ErrorKind::internal, path_, "append_corrected: peaks ", first_peak, "+", n, " after ", d.ca.next, " of ", d.ca.n);
+  append_1d(d.ca.qy, H5T_NATIVE_FLOAT, first_peak, n, qy, path_ + ":/peaks/qy");
+  append_1d(d.ca.qx, H5T_NATIVE_FLOAT, first_peak, n, qx, path_ + ":/peaks/qx");
+  d.ca.next += n;
 }
 
 void ResultsWriter::write_origin(const OriginMap& origin, const PeakList& corrected, const EllipseDistortion& ellipse,
@@ -243,23 +487,25 @@ void ResultsWriter::write_origin(const OriginMap& origin, const PeakList& correc
     fail(ErrorKind::internal, path_, "write_origin: the peaks are not corrected");
   if (bvm.counts.size() != static_cast<std::size_t>(bvm.size * bvm.size))
     fail(ErrorKind::internal, path_, "write_origin: Bragg vector map of ", bvm.counts.size(), " values for ", bvm.size, "^2");
-  // /peaks must be there: written in this transaction or kept from the file
-  if (!d.written.count("peaks")) {
-    if (!d.orig.valid() || d.cleared.count("peaks") || H5Lexists(d.orig, "peaks", H5P_DEFAULT) <= 0)
-      fail(ErrorKind::bad_input, path_, "no /peaks; ", run_hint(path_, "peaks"));
-  }
-  // keep /peaks (adopted from the file if needed), drop everything from /origin on
-  h5::Handle pk = d.adopt("peaks", path_);
-  {
-    h5::Handle off = h5::open_dataset(pk, "qy_raw", path_);
-    if (h5::dataset_dims(off).at(0) != static_cast<std::int64_t>(corrected.size()))
-      fail(ErrorKind::internal, path_, "write_origin: ", corrected.size(), " corrected peaks for ",
-           h5::dataset_dims(off).at(0), " in /peaks");
-  }
-  clear_from("origin");
-  const std::vector<std::int64_t> dn{static_cast<std::int64_t>(corrected.size())};
-  h5::write_floats(pk, "qy", dn, corrected.qy.data());
-  h5::write_floats(pk, "qx", dn, corrected.qx.data());
+  begin_corrected();
+  if (d.ca.n != corrected.size())
+    fail(ErrorKind::internal, path_, "write_origin: ", corrected.size(), " corrected peaks for ", d.ca.n, " in /peaks");
+  append_corrected(0, corrected.size(), corrected.qy.data(), corrected.qx.data());
+  write_origin(origin, ellipse, bvm);
+}
+
+void ResultsWriter::write_origin(const OriginMap& origin, const EllipseDistortion& ellipse, const BraggVectorMap& bvm) {
+  Impl& d = *impl_;
+  const std::size_t positions = static_cast<std::size_t>(origin.scan.y * origin.scan.x);
+  if (!d.ca.open) fail(ErrorKind::internal, path_, "write_origin without begin_corrected");
+  if (d.ca.next != d.ca.n)
+    fail(ErrorKind::internal, path_, "write_origin: ", d.ca.next, " of ", d.ca.n, " corrected peaks written");
+  if (origin.qy0.size() != positions || origin.qx0.size() != positions)
+    fail(ErrorKind::internal, path_, "write_origin: origin map of ", origin.qy0.size(), " values for ", positions, " positions");
+  if (bvm.counts.size() != static_cast<std::size_t>(bvm.size * bvm.size))
+    fail(ErrorKind::internal, path_, "write_origin: Bragg vector map of ", bvm.counts.size(), " values for ", bvm.size, "^2");
+  d.ca = Impl::CorrectedAppend{};
+  h5::Handle pk = h5::open_group(d.tmp, "/peaks", path_);
   h5::write_floats(pk, "bragg_vector_map", {bvm.size, bvm.size}, bvm.counts.data());
   {
     h5::Handle m = h5::open_dataset(pk, "bragg_vector_map", path_);
@@ -281,7 +527,16 @@ void ResultsWriter::write_origin(const OriginMap& origin, const PeakList& correc
   h5::write_double_attr(g, "ellipse_a", ellipse.a);
   h5::write_double_attr(g, "ellipse_b", ellipse.b);
   h5::write_double_attr(g, "ellipse_theta_deg", ellipse.theta_deg);
-  h5::write_string_attr(g, "units", "detector pixels; ellipse_theta_deg: a axis from +qx towards +qy");
+  h5::write_double_attr(g, "scan_rotation_deg", origin.scan_rotation_deg);
+  const bool calibrated = origin.q_pixel_inv_A > 0 && std::isfinite(origin.q_pixel_inv_A);
+  h5::write_double_attr(g, "q_pixel_inv_A", calibrated ? origin.q_pixel_inv_A : 0.0);
+  h5::write_string_attr(g, "calibration_source", calibrated ? origin.calibration_source : std::string("none"));
+  h5::write_string_attr(g, "units", "detector pixels; ellipse_theta_deg: a axis from +qx towards +qy; scan_rotation_deg: "
+                                    "turns +qx towards +qy; q_pixel_inv_A: 1/Angstrom per detector pixel, 0 = unknown");
+  // /scan q_pixel_inv_A follows the origin stage's calibration
+  h5::Handle scan = d.adopt("scan", path_);
+  if (calibrated) h5::write_double_attr(scan, "q_pixel_inv_A", origin.q_pixel_inv_A);
+  else if (H5Aexists(scan, "q_pixel_inv_A") > 0) H5Adelete(scan, "q_pixel_inv_A");
 }
 
 void ResultsWriter::write_orientation(const OrientationMap& map) {
@@ -328,6 +583,8 @@ void ResultsWriter::write_percolation(const PercolationReport& report) {
 void ResultsWriter::commit() {
   Impl& d = *impl_;
   if (committed_) fail(ErrorKind::internal, path_, "commit() called twice");
+  if (d.pa.open) fail(ErrorKind::internal, path_, "commit: /peaks still being written (no end_peaks)");
+  if (d.ca.open) fail(ErrorKind::internal, path_, "commit: corrected vectors still being written (no write_origin)");
   try {
     if (d.orig.valid()) {
       for (const std::string& name : top_level_names(d.orig)) {
@@ -377,12 +634,6 @@ h5::Handle open_stage_group(hid_t f, const std::string& path, const std::string&
   return h5::open_group(f, "/" + group, path);
 }
 
-Shape2 shape_attr(hid_t obj, const char* name, const std::string& where) {
-  const std::vector<double> v = h5::read_numbers_attr(obj, name);
-  if (v.size() != 2) fail(ErrorKind::bad_input, where, "missing attribute ", name);
-  return {static_cast<std::int64_t>(v[0]), static_cast<std::int64_t>(v[1])};
-}
-
 } // namespace
 
 ResultsHeader read_results_header(const std::string& path) {
@@ -397,6 +648,7 @@ ResultsHeader read_results_header(const std::string& path) {
     h.detector = shape_attr(s, "detector_shape", path + ":/scan");
     h.scan_step_nm = h5::read_number_attr(s, "scan_step_nm").value_or(0);
     h.q_pixel_inv_A = h5::read_number_attr(s, "q_pixel_inv_A").value_or(0);
+    h.input_q_pixel_inv_A = h5::read_number_attr(s, "input_q_pixel_inv_A").value_or(0);
   }
   return h;
 }
@@ -429,6 +681,13 @@ PeakList read_peaks(const std::string& path) {
   return p;
 }
 
+std::unique_ptr<PeakChunkSource> read_peaks_chunked(const std::string& path, std::size_t chunk_bytes) {
+  h5::Handle f = open_results(path);
+  if (H5Lexists(f, "peaks", H5P_DEFAULT) <= 0) fail(ErrorKind::bad_input, path, "no /peaks; ", run_hint(path, "peaks"));
+  const hid_t id = f.get();
+  return std::make_unique<H5PeakChunks>(id, std::move(f), path, chunk_bytes);
+}
+
 OriginMap read_origin(const std::string& path) {
   h5::Handle f = open_results(path);
   h5::Handle g = open_stage_group(f, path, "origin");
@@ -445,6 +704,9 @@ OriginMap read_origin(const std::string& path) {
     o.qx0_measured = floats_of(g, "qx0_measured", where);
   }
   if (o.qx0.size() != o.qy0.size()) fail(ErrorKind::bad_input, where, "qy0 and qx0 differ in size");
+  o.scan_rotation_deg = h5::read_number_attr(g, "scan_rotation_deg").value_or(0);
+  o.q_pixel_inv_A = h5::read_number_attr(g, "q_pixel_inv_A").value_or(0);
+  o.calibration_source = h5::read_string_attr(g, "calibration_source").value_or("none");
   return o;
 }
 
