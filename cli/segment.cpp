@@ -1,8 +1,8 @@
 // cli/segment.cpp: `domainmap segment R.h5 [--segment.KEY V ...]`: the segment stage on a results
 // file. Reads /orientation and /phases, segments them into domains (segment.hpp) and rewrites
 // /domains (deleting /network and /percolation) through ResultsWriter, with the segment.*
-// parameters under /config; writes R_domains.png (one colour per domain) and R_domains.csv (the
-// domain table) beside it. The orientation map is never changed, so running it twice equals
+// parameters under /config; writes R_domains.png (one colour per domain, enlarged to at least
+// 512 px, with a scale bar) and R_domains.csv (the domain table) beside it. The orientation map is never changed, so running it twice equals
 // running it once.
 #include <cmath>
 #include <cstdio>
@@ -12,6 +12,7 @@
 
 #include "common.hpp"
 #include "domainmap/error.hpp"
+#include "domainmap/picture.hpp"
 #include "domainmap/png.hpp"
 #include "domainmap/results.hpp"
 #include "domainmap/segment.hpp"
@@ -30,33 +31,10 @@ std::string beside(const std::string& results, const std::string& suffix) {
   return stem + suffix;
 }
 
-// Distinct colours: hue stepped by the golden ratio per label, -1 black.
-std::vector<std::uint8_t> label_colours(const std::vector<std::int32_t>& labels) {
-  std::vector<std::uint8_t> rgb(labels.size() * 3, 0);
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    if (labels[i] < 0) continue;
-    const double h = std::fmod(0.1 + 0.618033988749895 * labels[i], 1.0) * 6.0;
-    const double s = labels[i] % 2 ? 0.55 : 0.8, v = labels[i] % 3 == 2 ? 0.75 : 0.95;
-    const int sector = static_cast<int>(h) % 6;
-    const double f = h - std::floor(h);
-    const double p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
-    double r = v, g = t, b = p;
-    switch (sector) {
-      case 0: r = v; g = t; b = p; break;
-      case 1: r = q; g = v; b = p; break;
-      case 2: r = p; g = v; b = t; break;
-      case 3: r = p; g = q; b = v; break;
-      case 4: r = t; g = p; b = v; break;
-      default: r = v; g = p; b = q; break;
-    }
-    rgb[3 * i] = static_cast<std::uint8_t>(std::lround(255 * r));
-    rgb[3 * i + 1] = static_cast<std::uint8_t>(std::lround(255 * g));
-    rgb[3 * i + 2] = static_cast<std::uint8_t>(std::lround(255 * b));
-  }
-  return rgb;
-}
+} // namespace
 
-void write_table_csv(const std::string& path, const std::vector<DomainRecord>& table) {
+// The domain table as CSV, one row per domain (shared with cli/export.cpp, which declares it).
+void write_domain_table_csv(const std::string& path, const std::vector<DomainRecord>& table) {
   std::ofstream out(path, std::ios::binary);
   if (!out) fail(ErrorKind::io, path, "cannot create the file");
   out << "id,phase,area_px,area_nm2,equivalent_diameter_px,equivalent_diameter_nm,perimeter_px,perimeter_nm,"
@@ -80,8 +58,6 @@ void write_table_csv(const std::string& path, const std::vector<DomainRecord>& t
   if (!out) fail(ErrorKind::io, path, "cannot write the file (disk full?)");
 }
 
-} // namespace
-
 int verb_segment(const std::vector<std::string>& args) {
   return run_guarded("segment", [&]() -> int {
     VerbOptions o("segment", "R.h5 [--segment.KEY VALUE ...]",
@@ -90,7 +66,8 @@ int verb_segment(const std::vector<std::string>& args) {
                   "segment.rule, segment.preset ...). Rewrites /domains (labels, sub-domains, KAM, GOS, the\n"
                   "domain table and its summary), deletes the groups downstream (/network, /percolation),\n"
                   "stores the segment.* parameters under /config and writes R_domains.png (one colour per\n"
-                  "domain, not labelled black) and R_domains.csv (the domain table) beside R.h5.\n"
+                  "domain, not labelled black, enlarged to >= 512 px with a scale bar) and R_domains.csv\n"
+                  "(the domain table) beside R.h5.\n"
                   "/orientation is kept: running it twice equals running it once.");
     o.positional("results", 1);
     StageParams sp;
@@ -125,9 +102,11 @@ int verb_segment(const std::vector<std::string>& args) {
     const std::string png_tmp = temporary_name_for(png);
     const std::string csv_tmp = temporary_name_for(csv);
     try {
-      const std::vector<std::uint8_t> rgb = label_colours(seg.labels);
-      write_png_rgb(png_tmp, rgb.data(), static_cast<int>(seg.scan.y), static_cast<int>(seg.scan.x));
-      write_table_csv(csv_tmp, seg.table);
+      const int factor = enlargement_for(seg.scan);
+      RgbImage picture = enlarge(label_picture(seg.labels, seg.scan), factor);
+      draw_scale_bar(picture, factor, map.scan_step_nm);
+      write_png_rgb(png_tmp, picture.rgb.data(), picture.height, picture.width);
+      write_domain_table_csv(csv_tmp, seg.table);
       ResultsWriter w(path, false);
       w.write_config("segment", o.params().values());
       w.write_domains(seg);

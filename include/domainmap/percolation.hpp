@@ -357,6 +357,11 @@ struct PercolationReport {
   std::vector<ClassStats> classes;             ///< per orientation class present
   std::vector<BoundaryClassStats> boundaries;  ///< per boundary type (class_id = BoundaryType, network.hpp); empty without /network
   SweepTable disorientation_sweep;             ///< bond sweep over neighbour disorientations (2D maps); rows empty if not run
+  bool operator==(const PercolationReport&) const = default;
 };
+
+/// The name /percolation/boundaries stores for a boundary class: boundary_type_name() of the
+/// BoundaryType value (network.hpp) for 0..4, else "class_<id>".
+std::string boundary_class_name(std::int32_t class_id);
 
 } // namespace domainmap

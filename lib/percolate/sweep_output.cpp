@@ -8,6 +8,7 @@
 
 #include "domainmap/error.hpp"
 #include "domainmap/percolation.hpp"
+#include "domainmap/picture.hpp"
 #include "domainmap/png.hpp"
 #include "domainmap/write.hpp"
 
@@ -21,23 +22,17 @@ std::string fmt(const char* spec, double v) {
   return buf;
 }
 
-// ---- a tiny RGB canvas
-
-struct Rgb {
-  std::uint8_t r, g, b;
-};
+// ---- a tiny RGB canvas over an RgbImage (picture.hpp), white background
 
 struct Canvas {
-  int w, h;
-  std::vector<std::uint8_t> px;
-  Canvas(int w_, int h_) : w(w_), h(h_), px(static_cast<std::size_t>(w_) * static_cast<std::size_t>(h_) * 3, 255) {}
+  RgbImage img;
+  Canvas(int w, int h) : img(h, w, Rgb{255, 255, 255}) {}
   void set(int x, int y, Rgb c) {
-    if (x < 0 || y < 0 || x >= w || y >= h) return;
-    const std::size_t at = static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x);
-    std::uint8_t* p = &px[at * 3];
-    p[0] = c.r;
-    p[1] = c.g;
-    p[2] = c.b;
+    if (x < 0 || y < 0 || x >= img.width || y >= img.height) return;
+    std::uint8_t* p = img.at(y, x);
+    p[0] = c[0];
+    p[1] = c[1];
+    p[2] = c[2];
   }
   // Bresenham's line, `thick` px wide (a square brush)
   void line(int x0, int y0, int x1, int y1, Rgb c, int thick = 1) {
@@ -61,43 +56,15 @@ struct Canvas {
   }
 };
 
-// 3x5 bitmap glyphs (rows top to bottom, bit 2 = left column) for axis labels.
-const std::uint8_t* glyph(char ch) {
-  static const std::uint8_t digits[10][5] = {
-      {7, 5, 5, 5, 7}, {2, 6, 2, 2, 7}, {7, 1, 7, 4, 7}, {7, 1, 7, 1, 7}, {5, 5, 7, 1, 1},
-      {7, 4, 7, 1, 7}, {7, 4, 7, 5, 7}, {7, 1, 1, 1, 1}, {7, 5, 7, 5, 7}, {7, 5, 7, 1, 7}};
-  static const std::uint8_t dot[5] = {0, 0, 0, 0, 2}, minus[5] = {0, 0, 7, 0, 0}, plus[5] = {0, 2, 7, 2, 0},
-                            e[5] = {0, 7, 7, 4, 7}, i[5] = {2, 0, 2, 2, 2}, n[5] = {0, 6, 5, 5, 5},
-                            f[5] = {3, 2, 7, 2, 2};
-  if (ch >= '0' && ch <= '9') return digits[ch - '0'];
-  switch (ch) {
-    case '.': return dot;
-    case '-': return minus;
-    case '+': return plus;
-    case 'e': return e;
-    case 'i': return i;
-    case 'n': return n;
-    case 'f': return f;
-    default: return nullptr;
-  }
-}
-
-constexpr int kGlyphScale = 2;                     // each font pixel is 2x2 px
-constexpr int kAdvance = 4 * kGlyphScale;           // glyph width plus a 1-pixel gap
+// Axis labels: the shared 3 x 5 font (picture.hpp) with each font pixel 2 x 2 px.
+constexpr int kGlyphScale = 2;
+constexpr int kAdvance = 4 * kGlyphScale;  // glyph width plus a 1-pixel gap
 constexpr int kGlyphHeight = 5 * kGlyphScale;
 
-int text_width(const std::string& s) { return static_cast<int>(s.size()) * kAdvance - kGlyphScale; }
+int label_width(const std::string& s) { return text_width(s, kGlyphScale); }
 
-void draw_text(Canvas& c, int x, int y, const std::string& s, Rgb col) {
-  for (char ch : s) {
-    if (const std::uint8_t* g = glyph(ch))
-      for (int r = 0; r < 5; ++r)
-        for (int k = 0; k < 3; ++k)
-          if (g[r] & (4 >> k))
-            for (int a = 0; a < kGlyphScale; ++a)
-              for (int b = 0; b < kGlyphScale; ++b) c.set(x + k * kGlyphScale + a, y + r * kGlyphScale + b, col);
-    x += kAdvance;
-  }
+void draw_label(Canvas& c, int x, int y, const std::string& s, Rgb col) {
+  draw_text(c.img, x, y, s, col, kGlyphScale);
 }
 
 } // namespace
@@ -129,7 +96,7 @@ void write_sweep_png(const std::string& path, const SweepTable& table, const Per
   Canvas c(W, H);
   const Rgb black{0, 0, 0}, grid{220, 220, 220}, blue{31, 90, 200}, red{210, 40, 40}, green{40, 160, 60};
   // plot area [x0, x1] x [y0, y1] in pixels, y1 at the bottom (value 0), y0 at the top (value 1)
-  const int x0 = 12 + text_width("1") + 6, x1 = W - 12;
+  const int x0 = 12 + label_width("1") + 6, x1 = W - 12;
   const int y0 = 12, y1 = H - 12 - kGlyphHeight - 6;
 
   const std::size_t n = table.rows.size();
@@ -152,11 +119,11 @@ void write_sweep_png(const std::string& path, const SweepTable& table, const Per
     const int xt = x0 + k * (x1 - x0) / 4;
     c.line(xt, y1, xt, y1 + 3, black);
   }
-  draw_text(c, x0 - 6 - text_width("1"), y0 - kGlyphHeight / 2, "1", black);
-  draw_text(c, x0 - 6 - text_width("0"), y1 - kGlyphHeight / 2, "0", black);
+  draw_label(c, x0 - 6 - label_width("1"), y0 - kGlyphHeight / 2, "1", black);
+  draw_label(c, x0 - 6 - label_width("0"), y1 - kGlyphHeight / 2, "0", black);
   const std::string left = fmt("%.4g", t0), right = fmt("%.4g", t1);
-  draw_text(c, x0, y1 + 6, left, black);
-  draw_text(c, std::max(x0 + text_width(left) + kAdvance, x1 - text_width(right)), y1 + 6, right, black);
+  draw_label(c, x0, y1 + 6, left, black);
+  draw_label(c, std::max(x0 + label_width(left) + kAdvance, x1 - label_width(right)), y1 + 6, right, black);
 
   // spanning as step curves (1 = spans); spans_x 3 px inside so that both stay visible
   auto step = [&](bool SweepRow::*flag, int inset, Rgb col) {
@@ -178,7 +145,7 @@ void write_sweep_png(const std::string& path, const SweepTable& table, const Per
     if (k + 1 < n) c.line(xa, ya, px_x(k + 1), px_y(table.rows[k + 1].largest_cluster_fraction), blue, 2);
     else if (n == 1) c.line(xa - 2, ya, xa + 2, ya, blue, 2);
   }
-  write_png_rgb(path, c.px.data(), H, W);
+  write_png_rgb(path, c.img.rgb.data(), H, W);
 }
 
 } // namespace domainmap
