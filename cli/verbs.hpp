@@ -3,6 +3,10 @@
 #include <string>
 #include <vector>
 
+#include "domainmap/origin.hpp"
+#include "domainmap/percolation.hpp"
+#include "domainmap/picture.hpp"
+#include "domainmap/results.hpp"
 #include "stages.hpp"
 
 namespace domainmap::cli {
@@ -24,4 +28,23 @@ int verb_params(const std::vector<std::string>& args);
 /// peaks and map verbs.
 std::string run_peaks_stage(FrameSource& src, StageParams& sp, const ParamList& params, const std::string& out,
                             bool with_origin, RunContext& ctx);
+
+// ---- shared between verbs
+
+/// cli/peaks.cpp: the chunk size for streaming /peaks (a quarter of the memory budget, 64 KiB
+/// to 16 MiB), and the origin stage streamed over the transaction's /peaks, writing the
+/// corrected vectors into it; the dataset's own calibration fills in when the fit has none.
+/// Used by the peaks, origin and map verbs.
+std::size_t peak_chunk_bytes(const RunContext& ctx);
+OriginResult run_origin_streamed(ResultsWriter& w, const OriginParams& op, double input_q_pixel_inv_A, RunContext& ctx);
+/// cli/segment.cpp: the domain table as CSV (segment and export verbs).
+void write_domain_table_csv(const std::string& path, const std::vector<DomainRecord>& table);
+/// cli/percolate.cpp: the percolation tables as one CSV, the orientation-class map of the
+/// domains and the picture of the largest cluster (percolate and export verbs).
+void write_percolation_csv(const std::string& path, const PercolationReport& r, const OrientationMap& map);
+std::vector<std::int32_t> orientation_class_map(const OrientationMap& map, const std::vector<std::int32_t>& labels,
+                                                const std::vector<DomainRecord>& table,
+                                                const std::vector<double>& directions, double tolerance_deg);
+RgbImage percolation_picture(const PercolationReport& report, const OrientationMap& map,
+                             const std::vector<std::int32_t>& labels, const std::vector<std::int32_t>& class_map);
 } // namespace domainmap::cli

@@ -352,7 +352,7 @@ TEST_CASE("network: T junction") {
   check_invariants(net, parse_map(rows, scan), scan);
 }
 
-TEST_CASE("network: islands are loops; a checkerboard corner is a junction of degree 4") {
+TEST_CASE("network: islands are loops, a checkerboard corner is a junction of degree 4") {
   const std::vector<std::string> island = {"00000", "00000", "00100", "00000"};
   const BoundaryNetwork a = net_of(island);
   REQUIRE(a.nodes.size() == 1);
@@ -442,7 +442,7 @@ TEST_CASE("network: unlabelled patches are regions of their own") {
   CHECK(net.junctions[0].count == 2);
 }
 
-TEST_CASE("network: random Voronoi maps against brute force; 1024 x 1024 timing") {
+TEST_CASE("network: random Voronoi maps against brute force, 1024 x 1024 timing") {
   for (unsigned seed = 1; seed <= 6; ++seed) {
     int k = 0;
     const std::int64_t ny = 40 + 7 * seed, nx = 70 - 5 * seed;
@@ -652,7 +652,9 @@ TEST_CASE("network: /network round trip and readers' errors") {
   m.scan_step_nm = 2;
   write_results(path, &m);
   RunContext ctx;
-  const Segmentation seg = segment(m, SegmentParams{}, ctx);
+  SegmentParams keep_unindexed;  // the map's unindexed patch stays -1 (an unlabelled region)
+  keep_unindexed.fill_unindexed = false;
+  const Segmentation seg = segment(m, keep_unindexed, ctx);
   {
     ResultsWriter w(path, false);
     w.write_domains(seg);
@@ -818,12 +820,12 @@ print(g.vcount(), g.ecount(), int(sum(e["length_px"] for e in g.es)))
   if (!igraph_checked) MESSAGE("python igraph is not installed: GraphML not loaded in igraph");
 }
 
-TEST_CASE("network verb: segment then network; outputs, idempotent, /percolation deleted") {
+TEST_CASE("network verb: segment then network, outputs, idempotent, /percolation deleted") {
   const std::string dir = testing::scratch("network_verb");
   const std::string path = dir + "/r.h5";
   const OrientationMap m = known_map();
   write_results(path, &m);
-  const testing::CliResult s = testing::run_cli("segment " + path);
+  const testing::CliResult s = testing::run_cli("segment " + path + " --segment.fill_unindexed false");
   REQUIRE(s.exit_code == 0);
   {
     h5::Handle f = h5::open_file_rw(path);

@@ -133,7 +133,7 @@ TEST_CASE("empad: stack_images.xml series with series_x10.raw") {
   CHECK(src->info().calibration.r_units == "pixels");
 }
 
-TEST_CASE("empad: opening the .raw finds its .xml; read.scan_shape overrides") {
+TEST_CASE("empad: opening the .raw finds its .xml, read.scan_shape overrides") {
   ReadParams p;
   p.format = "empad";
   auto src = open_dataset(empad("scan_x4_y4.raw"), p);
@@ -268,7 +268,7 @@ TEST_CASE("empad: missing or truncated raw files") {
   CHECK(m.find("expected 665600 bytes") != std::string::npos);
 }
 
-TEST_CASE("empad: NaN pixels are an error unless nan_to_zero; footer values never count") {
+TEST_CASE("empad: NaN pixels are an error unless nan_to_zero, footer values never count") {
   std::string dir = testing::scratch("empad_nan");
   copy(empad("map4x4.xml"), dir + "/map4x4.xml");
   copy(empad("scan_x4_y4.raw"), dir + "/scan_x4_y4.raw");

@@ -458,7 +458,7 @@ TEST_CASE("merlin: an interrupted acquisition keeps the complete rows, or the sc
   CHECK(compute_stats(*up, ctx).sum == 2710146);
 }
 
-TEST_CASE("merlin: a frame cut short is dropped and reported; bytes after the last frame are an error") {
+TEST_CASE("merlin: a frame cut short is dropped and reported, bytes after the last frame are an error") {
   const std::string dir = testing::scratch("merlin_truncated");
   const std::string full = slurp(merlin("001_4x2_6bit.mib"));
   const std::string f = dir + "/cut.mib";
