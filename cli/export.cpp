@@ -12,6 +12,7 @@
 //   orientation.png            orientation colours (picture.hpp: 2D hue, 3D inverse pole figure)
 //   domains.png, domains.csv   one colour per domain with a scale bar; the domain table
 //   network.graphml, network.json, nodes.csv, edges.csv   the boundary network (network.hpp)
+//   boundaries.png                  the boundaries by type over the orientation map
 //   percolation.csv, percolation.png, sweep.csv, sweep.png   the percolate stage's tables and pictures
 #include <cerrno>
 #include <cmath>
@@ -245,7 +246,10 @@ int verb_export(const std::vector<std::string>& args) {
       write_network_json(out("network.json"), net);
       write_network_csv(out("nodes.csv"), out("edges.csv"), net);
       for (const char* name : {"network.graphml", "network.json", "nodes.csv", "edges.csv"}) written.push_back(out(name));
-      notes.push_back("the boundary picture is written by 'domainmap network' (R_boundaries.png), not here");
+      if (has_orientation) {
+        write_png(out("boundaries.png"), boundary_picture(map, net));
+        written.push_back(out("boundaries.png"));
+      }
     } else {
       notes.push_back("no /network: network files skipped (run 'domainmap network " + path + "')");
     }

@@ -57,6 +57,8 @@ void fill(RgbImage& img, int y0, int x0, int y1, int x1, Rgb c) {  // [y0, y1) x
     }
 }
 
+} // namespace
+
 // The orientation map enlarged so that pixel edges have room, the boundaries drawn along them
 // (a band `t` px wide centred on each pixel edge), a legend of the types present and a scale bar.
 RgbImage boundary_picture(const OrientationMap& map, const BoundaryNetwork& net) {
@@ -105,7 +107,6 @@ RgbImage boundary_picture(const OrientationMap& map, const BoundaryNetwork& net)
   return img;
 }
 
-} // namespace
 
 int verb_network(const std::vector<std::string>& args) {
   return run_guarded("network", [&]() -> int {

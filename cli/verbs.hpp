@@ -37,6 +37,9 @@ std::string run_peaks_stage(FrameSource& src, StageParams& sp, const ParamList& 
 /// Used by the peaks, origin and map verbs.
 std::size_t peak_chunk_bytes(const RunContext& ctx);
 OriginResult run_origin_streamed(ResultsWriter& w, const OriginParams& op, double input_q_pixel_inv_A, RunContext& ctx);
+/// cli/network.cpp: the boundaries drawn along pixel edges over the orientation map, coloured by
+/// type, with a legend and a scale bar (network and export verbs).
+RgbImage boundary_picture(const OrientationMap& map, const BoundaryNetwork& net);
 /// cli/segment.cpp: the domain table as CSV (segment and export verbs).
 void write_domain_table_csv(const std::string& path, const std::vector<DomainRecord>& table);
 /// cli/percolate.cpp: the percolation tables as one CSV, the orientation-class map of the

@@ -152,6 +152,18 @@ TEST_CASE("export verb: every stage's files, tables equal the stage verbs' own, 
   int left = 0;
   for (const auto& e : std::filesystem::directory_iterator(folder)) left += e.path().string().find(".tmp") != std::string::npos;
   CHECK(left == 0);
+
+  // with /network: its graph files and the boundary picture, the same as the network verb's
+  REQUIRE(testing::run_cli("network " + path + " --quiet").exit_code == 0);
+  const std::string folder2 = dir + "/out2";
+  const testing::CliResult r2 = testing::run_cli("export " + path + " -o " + folder2);
+  REQUIRE(r2.exit_code == 0);
+  for (const char* name : {"network.graphml", "network.json", "nodes.csv", "edges.csv", "boundaries.png"}) {
+    CAPTURE(name);
+    CHECK(r2.out.find(folder2 + "/" + name + "\n") != std::string::npos);
+  }
+  CHECK(slurp(folder2 + "/boundaries.png") == slurp(dir + "/r_boundaries.png"));
+  CHECK(slurp(folder2 + "/edges.csv") == slurp(dir + "/r_edges.csv"));
 }
 
 TEST_CASE("export verb: an empty results file, a missing file and a bad folder") {
