@@ -195,7 +195,8 @@ TEST_CASE("segment: parameters, validation and presets") {
   CHECK(d.connectivity == 4);
   CHECK(d.min_size == 1);
   CHECK(d.small_domains == "merge");
-  CHECK_FALSE(d.fill_unindexed);
+  CHECK(d.fill_unindexed);
+  CHECK(d.fill_max_px == 2);
   CHECK(d.subdomain_threshold_deg == 0);
   CHECK_NOTHROW(validate(d));
 
@@ -215,7 +216,8 @@ TEST_CASE("segment: parameters, validation and presets") {
   for (const Expect& e : presets) {
     CAPTURE(e.name);
     SegmentParams p;
-    p.fill_unindexed = true;  // not preset-controlled: kept
+    p.fill_unindexed = false;  // not preset-controlled: kept
+    p.fill_max_px = 5;
     apply_preset(p, e.name);
     CHECK(p.preset == e.name);
     CHECK(p.threshold_deg == e.threshold);
@@ -223,7 +225,8 @@ TEST_CASE("segment: parameters, validation and presets") {
     CHECK(p.connectivity == e.connectivity);
     CHECK(p.min_size == e.min_size);
     CHECK(p.small_domains == e.small);
-    CHECK(p.fill_unindexed);
+    CHECK_FALSE(p.fill_unindexed);
+    CHECK(p.fill_max_px == 5);
     CHECK_NOTHROW(validate(p));
   }
   SegmentParams p;
@@ -439,19 +442,22 @@ TEST_CASE("segment: small domains merged, dropped or kept") {
 }
 
 TEST_CASE("segment: not-indexed positions kept or filled") {
-  // A A - - - B B: the gap is filled from both sides; the middle ties and takes the lower label.
+  // A A - - - B B: the gap is filled from both sides; the middle is 2 px from both and takes the
+  // nearer source of lower position index (A).
   const OrientationMap m = map2d(1, 7, [](auto, std::int64_t x) { return x < 2 ? 0.0f : x > 4 ? 20.0f : kNaN; });
   SegmentParams p;
+  p.fill_unindexed = false;
   {
     const Segmentation s = run(m, p);
     CHECK(s.labels == labels_of({0, 0, -1, -1, -1, 1, 1}));
+    CHECK(s.summary.n_filled == 0);
     CHECK(s.summary.fraction_unindexed == doctest::Approx(3.0 / 7));
     CHECK(s.summary.fraction_unlabelled == doctest::Approx(3.0 / 7));
     CHECK(std::isnan(s.kam_deg[3]));
     CHECK(std::isnan(s.gos_deg[3]));
     CHECK(s.table[0].perimeter_px == 6);
   }
-  p.fill_unindexed = true;
+  p = SegmentParams{};  // the default fills
   {
     const Segmentation s = run(m, p);
     CHECK(s.labels == labels_of({0, 0, 0, 0, 1, 1, 1}));
@@ -463,25 +469,107 @@ TEST_CASE("segment: not-indexed positions kept or filled") {
     CHECK(std::isnan(s.kam_deg[3]));  // filled positions have no orientation
     CHECK(s.gos_deg[3] == 0);
   }
-  // Majority: the hole at the centre of a 3 x 3 block of A with B on the right column.
+  // fill_max_px: A - - - - - - - B reaches 2 px from each side, the middle 3 stay -1; 0 = no fill.
+  const OrientationMap gap = map2d(1, 9, [](auto, std::int64_t x) { return x == 0 ? 0.0f : x == 8 ? 20.0f : kNaN; });
+  {
+    const Segmentation s = run(gap, p);
+    CHECK(s.labels == labels_of({0, 0, 0, -1, -1, -1, 1, 1, 1}));
+    CHECK(s.summary.n_filled == 4);
+    CHECK(s.summary.fraction_unlabelled == doctest::Approx(3.0 / 9));
+    p.fill_max_px = 3;
+    CHECK(run(gap, p).labels == labels_of({0, 0, 0, 0, -1, 1, 1, 1, 1}));
+    p.fill_max_px = 4;  // the middle is 4 px from both: the lower source (A)
+    CHECK(run(gap, p).labels == labels_of({0, 0, 0, 0, 0, 1, 1, 1, 1}));
+    p.fill_max_px = 0;
+    CHECK(run(gap, p).labels == labels_of({0, -1, -1, -1, -1, -1, -1, -1, 1}));
+    p.fill_max_px = 2;
+  }
+  // A measured position cut off from its grain by a ring of not-indexed ones joins the grain
+  // when filled (one domain), is a domain of its own when not. Means use measured positions only.
+  const OrientationMap ring = map2d(5, 5, [](std::int64_t y, std::int64_t x) {
+    if (y == 2 && x == 2) return 1.0f;
+    if (y >= 1 && y <= 3 && x >= 1 && x <= 3) return kNaN;
+    return 0.0f;
+  });
+  {
+    const Segmentation s = run(ring, p);
+    CHECK(s.n_domains() == 1);
+    CHECK(s.table[0].area_px == 25);
+    CHECK(s.table[0].n_oriented == 17);
+    // axial mean of sixteen 0 deg and one 1 deg (C6): atan2(sin 6, 16 + cos 6) / 6; with the
+    // filled positions' copies (two 1 deg, six 0 deg) it would be about twice that
+    const double r = std::numbers::pi / 180;
+    CHECK(s.table[0].mean_angle_deg == doctest::Approx(std::atan2(std::sin(6 * r), 16 + std::cos(6 * r)) / 6 / r).epsilon(1e-6));
+    CHECK(s.summary.n_filled == 8);
+    SegmentParams q;
+    q.fill_unindexed = false;
+    const Segmentation t = run(ring, q);
+    CHECK(t.n_domains() == 2);
+    CHECK(t.labels[12] == 1);
+    CHECK(t.table[1].area_px == 1);
+  }
+  // 4 - 0 0: the filled position copies the 4 deg (the equally near source of lower index) but
+  // the mean is over the measured positions 4, 0, 0 only.
+  {
+    const OrientationMap row = map2d(1, 4, [](auto, std::int64_t x) { return x == 0 ? 4.0f : x == 1 ? kNaN : 0.0f; });
+    const Segmentation s = run(row, p);
+    REQUIRE(s.n_domains() == 1);
+    CHECK(s.table[0].area_px == 4);
+    CHECK(s.table[0].n_oriented == 3);
+    const double r = std::numbers::pi / 180;  // axial mean of 4, 0, 0 (C6); 4, 4, 0, 0 would give 2
+    CHECK(s.table[0].mean_angle_deg == doctest::Approx(std::atan2(std::sin(24 * r), 2 + std::cos(24 * r)) / 6 / r).epsilon(1e-6));
+    CHECK(s.table[0].mean_angle_deg < 1.5);
+    CHECK(std::isnan(s.kam_deg[1]));
+  }
+  // A different phase is not bridged: the filled position takes one side's phase and orientation.
+  {
+    OrientationMap two = map2d(1, 5, [](auto, std::int64_t x) { return x == 2 ? kNaN : 0.0f; });
+    two.phases.push_back(PhaseInfo{"other", "C6"});
+    two.phase[3] = two.phase[4] = 1;
+    const Segmentation s = run(two, p);
+    CHECK(s.labels == labels_of({0, 0, 0, 1, 1}));
+    CHECK(s.table[1].phase == 1);
+  }
+  // The hole at the centre of a 3 x 3 block of A with B on the right column: all four
+  // neighbours are 1 px away; the up neighbour (lowest index) is A.
   const OrientationMap c = map2d(3, 3, [](std::int64_t y, std::int64_t x) {
     return (y == 1 && x == 1) ? kNaN : x == 2 ? 20.0f : 0.0f;
   });
   CHECK(run(c, p).labels == labels_of({0, 0, 1, 0, 0, 1, 0, 0, 1}));
+  // 8-connectivity fills by chessboard distance: the corner of a 3 x 3 hole in a 5 x 5 block.
+  {
+    const OrientationMap h = map2d(5, 5, [](std::int64_t y, std::int64_t x) {
+      return (y >= 1 && y <= 3 && x >= 1 && x <= 3) ? kNaN : 0.0f;
+    });
+    SegmentParams q;
+    q.fill_max_px = 1;
+    const Segmentation s4 = run(h, q);
+    CHECK(s4.labels[12] == -1);  // 2 px from the data (city-block)
+    CHECK(s4.summary.n_filled == 8);
+    q.connectivity = 8;
+    CHECK(run(h, q).labels[12] == -1);  // 2 px (chessboard) as well
+    CHECK(run(h, q).summary.n_filled == 8);
+    q.fill_max_px = 2;
+    CHECK(run(h, q).summary.n_filled == 9);
+  }
   // Nothing indexed: nothing to fill from.
   const OrientationMap none = map2d(3, 3, [](auto, auto) { return kNaN; });
   const Segmentation s = run(none, p);
   CHECK(s.n_domains() == 0);
   CHECK(s.labels == std::vector<std::int32_t>(9, -1));
   CHECK(s.summary.fraction_unindexed == 1);
-  // min_score: positions scored below it count as not indexed.
+  // min_score: positions scored below it count as not indexed; without filling they split the
+  // row, filled they are bridged.
   OrientationMap sc = map2d(1, 4, [](auto, auto) { return 0.0f; });
   sc.score = {0.9f, 0.1f, 0.9f, 0.9f};
   SegmentParams q;
   q.min_score = 0.5;
+  q.fill_unindexed = false;
   CHECK(run(sc, q).labels == labels_of({0, -1, 1, 1}));
   q.fill_unindexed = true;
-  CHECK(run(sc, q).labels == labels_of({0, 0, 1, 1}));
+  CHECK(run(sc, q).labels == labels_of({0, 0, 0, 0}));
+  q.fill_max_px = -1;
+  CHECK_THROWS_AS(validate(q), Error);
 }
 
 TEST_CASE("segment: 3D orientations under Laue groups") {
@@ -655,6 +743,7 @@ TEST_CASE("segment: simulated Voronoi polycrystal against its truth") {
   const Voronoi v = make_voronoi();
   REQUIRE(v.truth_components == v.n_grains);
   SegmentParams p;
+  p.fill_unindexed = false;
   const auto t0 = std::chrono::steady_clock::now();
   const Segmentation s = run(v.map, p);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -675,8 +764,8 @@ TEST_CASE("segment: simulated Voronoi polycrystal against its truth") {
   kam /= nk;
   MESSAGE("mean KAM " << kam << " deg");
   CHECK(kam == doctest::Approx(1.0 / std::sqrt(std::numbers::pi)).epsilon(0.1));
-  // filled: every position labelled, still >= 0.97 over all positions
-  p.fill_unindexed = true;
+  // filled (the default): every position labelled, still >= 0.97 over all positions
+  p = SegmentParams{};
   const Segmentation f = run(v.map, p);
   CHECK(f.n_domains() == v.n_grains);
   CHECK(f.summary.fraction_unlabelled == 0);

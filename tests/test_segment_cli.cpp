@@ -54,12 +54,15 @@ OrientationMap known_map() {
   return m;
 }
 
-std::vector<std::int32_t> known_labels() {
+// Its domains: left, right top, right bottom; the not-indexed positions -1 or, filled (the
+// default segment.fill_unindexed), (5, 0) in the left domain and (2, 6) in the right top one
+// (its nearest measured positions are (1, 6), (2, 5), (2, 7) and (3, 6); the lowest index wins).
+std::vector<std::int32_t> known_labels(bool filled = false) {
   std::vector<std::int32_t> l;
   for (std::int64_t y = 0; y < 6; ++y)
     for (std::int64_t x = 0; x < 8; ++x) {
       const bool none = (y == 5 && x == 0) || (y == 2 && x == 6);
-      l.push_back(none ? -1 : x < 4 ? 0 : y < 3 ? 1 : 2);
+      l.push_back(none && !filled ? -1 : x < 4 ? 0 : y < 3 ? 1 : 2);
     }
   return l;
 }
@@ -78,7 +81,7 @@ void write_results(const std::string& path, const OrientationMap* m) {
 
 } // namespace
 
-TEST_CASE("results: orientation and domains round trip; readers' errors") {
+TEST_CASE("results: orientation and domains round trip, and the readers' errors") {
   const std::string dir = testing::scratch("results_orientation");
   const std::string path = dir + "/r.h5";
   OrientationMap m = known_map();
@@ -179,12 +182,14 @@ TEST_CASE("segment verb: exact labels and table, idempotent, stale /network dele
 
   const DomainLabels dl = read_domain_labels(path);
   CHECK(dl.scan == Shape2{6, 8});
-  CHECK(dl.labels == known_labels());
+  CHECK(dl.labels == known_labels(true));
   const std::vector<DomainRecord> t = read_domain_table(path);
   REQUIRE(t.size() == 3);
-  CHECK(t[0].area_px == 23);
-  CHECK(t[1].area_px == 11);
+  CHECK(t[0].area_px == 24);
+  CHECK(t[1].area_px == 12);
   CHECK(t[2].area_px == 12);
+  CHECK(t[0].n_oriented == 23);
+  CHECK(t[1].n_oriented == 11);
   CHECK(t[0].phase == 0);
   CHECK(t[1].phase == 0);
   CHECK(t[2].phase == 1);
@@ -213,6 +218,12 @@ TEST_CASE("segment verb: exact labels and table, idempotent, stale /network dele
     CHECK(t2[k].spread_deg == t[k].spread_deg);
   }
   CHECK(slurp(dir + "/r_domains.csv") == csv);
+
+  // without filling the not-indexed positions stay -1
+  const testing::CliResult rf = testing::run_cli("segment " + path + " --segment.fill_unindexed false");
+  REQUIRE(rf.exit_code == 0);
+  CHECK(read_domain_labels(path).labels == known_labels());
+  CHECK(read_domain_table(path)[0].area_px == 23);
 
   // parameters change the result and land in /config
   const testing::CliResult r3 = testing::run_cli("segment " + path + " --segment.threshold_deg 40");

@@ -16,9 +16,25 @@
 // phase's n-fold rotation about the beam (disorientation_2d); in the 3D mode quaternions under
 // the phase's rotation group (disorientation_angle). Different phases are never joined.
 //
+// Not-indexed positions (phase -1, or a score below min_score) are no data. With fill_unindexed
+// (the default) they are bridged BEFORE the domains grow, as MTEX does when it computes grains
+// from the indexed points only (calcGrains on ebsd('indexed'): the Voronoi cells of the indexed
+// points fill the gaps, so indexed points across a gap become neighbours) and as DREAM.3D's
+// Fill Bad Data does: a breadth-first search from all measured positions gives each not-indexed
+// position within fill_max_px steps (city-block distance for 4-connectivity, chessboard for 8)
+// the phase and orientation of its nearest measured position (ties: the lowest position index),
+// and the domains grow on that filled field. A position cut off from its grain by a 1-2 px
+// not-indexed band (typical at grain boundaries, where the patterns overlap) so joins its
+// grain instead of becoming a one-pixel domain, and the band is split between the grains on
+// either side along the middle line. The filled positions keep the label of the domain they
+// joined (counted in area_px and summary.n_filled); their copied orientations never enter a
+// mean, GOS or KAM (n_oriented counts the measured positions only). Positions farther than
+// fill_max_px from any data (amorphous or vacuum regions) stay -1, apart from a rim of at most
+// fill_max_px, so large holes are not swallowed by the grains around them. With
+// fill_unindexed = false not-indexed positions stay -1 and take no part in the growing.
+//
 // After growing: domains smaller than min_size are merged into a neighbour, dropped or kept
-// (small_domains); not-indexed positions stay -1 or are filled from their neighbours
-// (fill_unindexed); labels are renumbered 0..K-1 by their first position in raster order. With
+// (small_domains); labels are renumbered 0..K-1 by their first position in raster order. With
 // subdomain_threshold_deg > 0 the same procedure runs again inside each domain with the lower
 // (low-angle) threshold, giving sub-domains nested in the domains (the high-angle / low-angle
 // boundary split of EBSD practice, e.g. 15 and 2 degrees).
@@ -79,7 +95,8 @@ struct SegmentParams {
   int connectivity = 4;               ///< 4 (edge neighbours, DREAM.3D face neighbours) or 8 (also diagonal)
   int min_size = 1;                   ///< domains with fewer positions are small, px (OIM minimum grain size, DREAM.3D MinAllowedFeatureSize)
   std::string small_domains = "merge"; ///< merge (into the neighbour with the longest shared boundary), drop (to -1) or keep
-  bool fill_unindexed = false;        ///< give not-indexed positions the majority label of their neighbours, repeatedly (MTEX fill, DREAM.3D Fill Bad Data)
+  bool fill_unindexed = true;         ///< not-indexed positions within fill_max_px of data take their nearest measured orientation before growing and keep the label of the domain they join (MTEX calcGrains on indexed points, DREAM.3D Fill Bad Data); false: they stay -1 and play no part
+  int fill_max_px = 2;                ///< fill_unindexed reaches at most this many steps (4: city-block, 8: chessboard distance) from measured positions, px, >= 0; farther positions (amorphous, vacuum) stay -1
   double min_score = 0;               ///< positions with score below this count as not indexed, in [0, 1]; 0 = use all
   double subdomain_threshold_deg = 0; ///< low-angle threshold for sub-domains inside the domains, deg, in (0, threshold_deg); 0 = no sub-domains
   int kam_connectivity = 8;           ///< neighbours of the kernel average misorientation: 4 or 8 (the 3 x 3 kernel of MTEX KAM order 1)
@@ -130,7 +147,7 @@ struct DomainSummary {
   double mean_area_nm2 = 0;        ///< 0 if the step is unknown
   double fraction_unindexed = 0;   ///< positions not indexed in the input (or below min_score) / all positions
   double fraction_unlabelled = 0;  ///< positions with label -1 after segmentation / all positions
-  std::int64_t n_filled = 0;       ///< not-indexed positions that fill_unindexed labelled
+  std::int64_t n_filled = 0;       ///< not-indexed positions that fill_unindexed labelled (within fill_max_px of data)
   std::int64_t n_merged = 0;       ///< small domains merged into a neighbour
   std::int64_t n_dropped = 0;      ///< small domains dropped to -1
 };

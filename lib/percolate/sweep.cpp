@@ -1,8 +1,9 @@
 // lib/percolate/sweep.cpp: threshold sweeps in one pass (Newman & Ziff, Phys. Rev. Lett. 85,
 // 4104 (2000); Phys. Rev. E 64, 016706 (2001)). Items (sites or bonds) are sorted once by their
 // value and added in that order to a ClusterTracker; a row of the table is the tracker's state
-// after all items up to a threshold. Sorting is a radix sort, O(n); the additions cost ~O(n)
-// in total (union-find with path halving and union by size).
+// after all items up to a threshold. Sorting is a radix sort, O(n) (rows at given thresholds
+// need only a counting sort into the threshold intervals, see Bucketed); the additions cost
+// ~O(n) in total (union-find with path halving and union by size).
 // A random order (values uniform in [0, 1)) gives the microcanonical curves of Newman & Ziff
 // for n = 0..N occupied items in one realisation; a physical value (the disorientation across
 // a pair of neighbours) gives the connectivity as a segmentation threshold varies.
@@ -114,6 +115,78 @@ void stable_sort_by_key(std::vector<Keyed>& items) {
   }
 }
 
+// Rows at given thresholds need only the interval each item falls in, not the full order: the
+// tracker's state after a set of items (clusters, the largest one, spanning; largest and
+// spanning only ever grow) does not depend on the order in which they were added. So items
+// are bucketed by the first threshold at or above their value (items above the last threshold
+// are never added) with one stable counting sort, and each bucket is added in the order given
+// (position order for sites, (a, b) for bonds: neighbouring positions, kind to the caches)
+// before its row is written. The rows are the same as those of the sorted sweep.
+struct Bucketed {
+  std::vector<std::uint32_t> a, b;       ///< items by bucket
+  std::vector<std::size_t> start;        ///< bucket r is [start[r], start[r + 1])
+};
+
+// The bucket of a value: the first threshold >= v (thresholds ascending), or the count if none.
+// Thresholds are usually evenly spaced (sweep_request()), so the search starts at the evenly
+// spaced guess and walks a few steps; a walk that grows long falls back to binary search. The
+// answer is exact either way.
+struct BucketFinder {
+  const std::vector<double>& th;
+  double lo = 0, scale = 0;
+  explicit BucketFinder(const std::vector<double>& t) : th(t) {
+    if (th.size() >= 2 && th.back() > th.front() && std::isfinite(th.back() - th.front())) {
+      lo = th.front();
+      scale = static_cast<double>(th.size() - 1) / (th.back() - th.front());
+    }
+  }
+  std::uint32_t operator()(double v) const {
+    const std::size_t n = th.size();
+    const double g = (v - lo) * scale;
+    if (!(scale > 0) || !(g >= 0) || g >= static_cast<double>(n))  // also NaN, inf
+      return static_cast<std::uint32_t>(std::lower_bound(th.begin(), th.end(), v) - th.begin());
+    std::size_t k = static_cast<std::size_t>(g);
+    for (int step = 0; step < 8; ++step) {
+      if (k > 0 && th[k - 1] >= v) --k;
+      else if (k < n && th[k] < v) ++k;
+      else return static_cast<std::uint32_t>(k);  // th[k - 1] < v <= th[k]
+    }
+    return static_cast<std::uint32_t>(std::lower_bound(th.begin(), th.end(), v) - th.begin());
+  }
+};
+
+// Counting sort of items (bucket, a, b) given as a vector of buckets and ends; bucket ==
+// thresholds.size() is dropped.
+Bucketed bucket_items(const std::vector<std::uint32_t>& bucket, const std::vector<std::uint32_t>& a,
+                      const std::vector<std::uint32_t>& b, std::size_t n_buckets) {
+  Bucketed out;
+  out.start.assign(n_buckets + 2, 0);
+  for (std::uint32_t k : bucket) ++out.start[k + 1];
+  for (std::size_t r = 0; r + 1 < out.start.size(); ++r) out.start[r + 1] += out.start[r];
+  const std::size_t kept = out.start[n_buckets];
+  out.a.resize(kept);
+  if (!b.empty()) out.b.resize(kept);
+  std::vector<std::size_t> fill(out.start.begin(), out.start.end() - 1);
+  for (std::size_t k = 0; k < bucket.size(); ++k) {
+    const std::uint32_t r = bucket[k];
+    if (r >= n_buckets) continue;
+    const std::size_t at = fill[r]++;
+    out.a[at] = a[k];
+    if (!b.empty()) out.b[at] = b[k];
+  }
+  return out;
+}
+
+// The threshold rows from bucketed items; add(k) adds item k of `items`.
+template <typename Add>
+void run_bucketed(ClusterTracker& t, const Bucketed& items, Add add, const SweepRequest& q, SweepTable& table) {
+  for (std::size_t r = 0; r < q.thresholds.size(); ++r) {
+    for (std::size_t k = items.start[r]; k < items.start[r + 1]; ++k) add(k);
+    table.rows.push_back(row_of(t, q.thresholds[r], static_cast<std::int64_t>(items.start[r + 1]), table.n_items,
+                                table.n_sites));
+  }
+}
+
 void check_item_count(std::size_t n, const char* what) {
   if (n > std::numeric_limits<std::uint32_t>::max())
     fail(ErrorKind::bad_input, "percolate", "sweep over ", n, " ", what, ": at most 2^32 - 1 are supported");
@@ -192,11 +265,6 @@ SweepTable site_sweep(const std::vector<double>& value, Shape2 shape, int connec
   if (value.size() != static_cast<std::size_t>(t.n_positions()))
     fail(ErrorKind::bad_input, "percolate", "site values have ", value.size(), " entries; a ", to_string(shape),
          " map needs ", t.n_positions());
-  std::vector<Keyed> items;  // positions with a value, in position order
-  items.reserve(value.size());
-  for (std::size_t i = 0; i < value.size(); ++i)
-    if (!std::isnan(value[i])) items.push_back({order_key(value[i]), static_cast<std::uint32_t>(i), 0});
-  stable_sort_by_key(items);
   SweepTable table;
   table.kind = SweepKind::site;
   table.shape = shape;
@@ -204,6 +272,26 @@ SweepTable site_sweep(const std::vector<double>& value, Shape2 shape, int connec
   table.n_sites = t.n_positions();
   table.n_items = t.n_positions();
   t.clear();
+  if (request.every == 0) {
+    check_request(request);
+    const BucketFinder bucket_of(request.thresholds);
+    std::vector<std::uint32_t> bucket, pos;  // positions with a value, in position order
+    bucket.reserve(value.size());
+    pos.reserve(value.size());
+    for (std::size_t i = 0; i < value.size(); ++i)
+      if (!std::isnan(value[i])) {
+        bucket.push_back(bucket_of(value[i]));
+        pos.push_back(static_cast<std::uint32_t>(i));
+      }
+    const Bucketed items = bucket_items(bucket, pos, {}, request.thresholds.size());
+    run_bucketed(t, items, [&](std::size_t k) { t.occupy(items.a[k]); }, request, table);
+    return table;
+  }
+  std::vector<Keyed> items;  // positions with a value, in position order
+  items.reserve(value.size());
+  for (std::size_t i = 0; i < value.size(); ++i)
+    if (!std::isnan(value[i])) items.push_back({order_key(value[i]), static_cast<std::uint32_t>(i), 0});
+  stable_sort_by_key(items);
   run_sweep(
       t, items.size(), [&](std::size_t k) { return from_order_key(items[k].key); },
       [&](std::size_t k) { t.occupy(items[k].a); },
@@ -217,23 +305,45 @@ SweepTable bond_sweep(const std::vector<WeightedBond>& bonds, Shape2 shape, cons
   t.fill(present);
   const std::int64_t n = t.n_positions();
   check_item_count(bonds.size(), "bonds");
-  // the bonds that can be added, in (a, b) order, so that the stable sort by weight leaves
-  // equal weights in that order
-  std::vector<Keyed> items;
-  items.reserve(bonds.size());
-  for (std::size_t k = 0; k < bonds.size(); ++k) {
+  const bool by_threshold = request.every == 0;
+  auto check_bond = [&](std::size_t k) {
     const WeightedBond& b = bonds[k];
     if (b.a < 0 || b.a >= n || b.b < 0 || b.b >= n)
       fail(ErrorKind::bad_input, "percolate", "bond ", k, " (", b.a, ", ", b.b, ") lies outside the ", to_string(shape),
            " map");
-    if (std::isnan(b.weight) || !t.occupied(b.a) || !t.occupied(b.b)) continue;
-    items.push_back({order_key(b.weight), static_cast<std::uint32_t>(b.a), static_cast<std::uint32_t>(b.b)});
+  };
+  const BucketFinder bucket_of(request.thresholds);
+  // the bonds that can be added: bucketed by threshold (rows at thresholds), or in (a, b) order
+  // so that the stable sort by weight leaves equal weights in that order (rows every k items)
+  std::vector<Keyed> items;
+  std::vector<std::uint32_t> bucket, ea, eb;
+  if (by_threshold) {
+    bucket.reserve(bonds.size());
+    ea.reserve(bonds.size());
+    eb.reserve(bonds.size());
+  } else {
+    items.reserve(bonds.size());
   }
-  // into (a, b) order (lattice_bonds() and angle_bonds() already are), so that the stable sort
-  // by weight leaves equal weights in that order
-  auto by_ends = [](const Keyed& p, const Keyed& q) { return p.a < q.a || (p.a == q.a && p.b < q.b); };
-  if (!std::is_sorted(items.begin(), items.end(), by_ends)) std::sort(items.begin(), items.end(), by_ends);
-  stable_sort_by_key(items);
+  for (std::size_t k = 0; k < bonds.size(); ++k) {
+    const WeightedBond& b = bonds[k];
+    check_bond(k);
+    if (std::isnan(b.weight) || !t.occupied(b.a) || !t.occupied(b.b)) continue;
+    if (by_threshold) {
+      bucket.push_back(bucket_of(b.weight));
+      ea.push_back(static_cast<std::uint32_t>(b.a));
+      eb.push_back(static_cast<std::uint32_t>(b.b));
+    } else {
+      items.push_back({order_key(b.weight), static_cast<std::uint32_t>(b.a), static_cast<std::uint32_t>(b.b)});
+    }
+  }
+  // the bond errors come before the request's (buckets from bad thresholds are never used)
+  if (by_threshold) check_request(request);
+  if (!by_threshold) {
+    // into (a, b) order (lattice_bonds() and angle_bonds() already are)
+    auto by_ends = [](const Keyed& p, const Keyed& q) { return p.a < q.a || (p.a == q.a && p.b < q.b); };
+    if (!std::is_sorted(items.begin(), items.end(), by_ends)) std::sort(items.begin(), items.end(), by_ends);
+    stable_sort_by_key(items);
+  }
   SweepTable table;
   table.kind = SweepKind::bond;
   table.shape = shape;
@@ -249,6 +359,14 @@ SweepTable bond_sweep(const std::vector<WeightedBond>& bonds, Shape2 shape, cons
   }
   table.n_sites = t.n_occupied();
   table.n_items = static_cast<std::int64_t>(bonds.size());
+  if (by_threshold) {
+    const Bucketed sorted = bucket_items(bucket, ea, eb, request.thresholds.size());
+    bucket = {};
+    ea = {};
+    eb = {};
+    run_bucketed(t, sorted, [&](std::size_t k) { t.join(sorted.a[k], sorted.b[k]); }, request, table);
+    return table;
+  }
   run_sweep(
       t, items.size(), [&](std::size_t k) { return from_order_key(items[k].key); },
       [&](std::size_t k) { t.join(items[k].a, items[k].b); },

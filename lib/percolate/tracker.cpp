@@ -11,6 +11,22 @@
 
 namespace domainmap {
 
+namespace {
+
+// The root of i with path halving (every other node on the path points to its grandparent).
+// A file-local inline copy of ClusterTracker::find for the hot paths here: a call to the
+// public member from inside the shared library goes through the PLT.
+inline std::int32_t root_of(std::int32_t* parent, std::int32_t i) {
+  while (parent[i] != i) {
+    const std::int32_t g = parent[parent[i]];
+    parent[i] = g;
+    i = g;
+  }
+  return i;
+}
+
+} // namespace
+
 std::uint8_t field_edges_of(std::int64_t ry, std::int64_t rx, Shape2 shape) {
   std::uint8_t e = 0;
   if (ry == 0) e |= edge_top;
@@ -57,23 +73,32 @@ void ClusterTracker::fill(const std::vector<std::uint8_t>& present) {
     fail(ErrorKind::bad_input, "percolate", "presence mask has ", present.size(), " values; map ",
          to_string(shape_), " needs ", parent_.size());
   clear();
-  for (std::size_t i = 0; i < parent_.size(); ++i)
-    if (present.empty() || present[i]) start_cluster(static_cast<std::int32_t>(i));
+  // start_cluster() for every present position, row by row (no division per position)
+  const std::int64_t Y = shape_.y, X = shape_.x;
+  std::int64_t occupied = 0;
+  for (std::int64_t y = 0; y < Y; ++y) {
+    const std::uint8_t row_edges = static_cast<std::uint8_t>((y == 0 ? edge_top : 0) | (y == Y - 1 ? edge_bottom : 0));
+    for (std::int64_t x = 0; x < X; ++x) {
+      const auto u = static_cast<std::size_t>(y * X + x);
+      if (!present.empty() && !present[u]) continue;
+      parent_[u] = static_cast<std::int32_t>(u);
+      size_[u] = 1;
+      const std::uint8_t e =
+          static_cast<std::uint8_t>(row_edges | (x == 0 ? edge_left : 0) | (x == X - 1 ? edge_right : 0));
+      edges_[u] = e;
+      ++occupied;
+      if ((e & (edge_top | edge_bottom)) == (edge_top | edge_bottom)) spans_y_ = true;
+      if ((e & (edge_left | edge_right)) == (edge_left | edge_right)) spans_x_ = true;
+    }
+  }
+  n_occupied_ = n_clusters_ = occupied;
+  if (occupied > 0) largest_ = 1;
 }
 
-std::int32_t ClusterTracker::find(std::int32_t i) {
-  // path halving: every other node on the path points to its grandparent
-  while (parent_[static_cast<std::size_t>(i)] != i) {
-    const std::int32_t p = parent_[static_cast<std::size_t>(i)];
-    const std::int32_t g = parent_[static_cast<std::size_t>(p)];
-    parent_[static_cast<std::size_t>(i)] = g;
-    i = g;
-  }
-  return i;
-}
+std::int32_t ClusterTracker::find(std::int32_t i) { return root_of(parent_.data(), i); }
 
 void ClusterTracker::unite(std::int32_t a, std::int32_t b) {
-  std::int32_t ra = find(a), rb = find(b);
+  std::int32_t ra = root_of(parent_.data(), a), rb = root_of(parent_.data(), b);
   if (ra == rb) return;
   if (size_[static_cast<std::size_t>(ra)] < size_[static_cast<std::size_t>(rb)]) std::swap(ra, rb);
   const auto ua = static_cast<std::size_t>(ra), ub = static_cast<std::size_t>(rb);
@@ -116,8 +141,9 @@ bool ClusterTracker::join(std::int64_t a, std::int64_t b) {
     fail(ErrorKind::internal, "percolate", "bond (", a, ", ", b, ") outside the ", to_string(shape_), " map");
   const auto sa = static_cast<std::int32_t>(a), sb = static_cast<std::int32_t>(b);
   if (parent_[static_cast<std::size_t>(sa)] < 0 || parent_[static_cast<std::size_t>(sb)] < 0) return false;
-  if (find(sa) == find(sb)) return false;
-  unite(sa, sb);
+  const std::int32_t ra = root_of(parent_.data(), sa), rb = root_of(parent_.data(), sb);
+  if (ra == rb) return false;
+  unite(ra, rb);  // roots: its finds return at once
   return true;
 }
 

@@ -90,7 +90,10 @@ void describe(SegmentParams& p, ParamSink& s) {
         "small domains: merge (into the neighbour with the longest shared boundary), drop (to -1) or keep",
         {"merge", "drop", "keep"});
   param(s, "fill_unindexed", p.fill_unindexed,
-        "label not-indexed positions by the majority of their labelled neighbours, repeatedly (MTEX fill, DREAM.3D Fill Bad Data)");
+        "not-indexed positions within fill_max_px of data take their nearest measured orientation before growing and keep the label of the domain they join (MTEX calcGrains on indexed points, DREAM.3D Fill Bad Data); false: they stay -1");
+  param(s, "fill_max_px", p.fill_max_px,
+        "fill_unindexed reaches at most this many steps from measured positions (city-block for 4-, chessboard for 8-connectivity); farther positions stay -1",
+        0, 1e9, "px");
   param(s, "min_score", p.min_score, "positions with a score below this count as not indexed; 0 = use all", 0, 1);
   param(s, "subdomain_threshold_deg", p.subdomain_threshold_deg,
         "low-angle threshold for sub-domains nested in the domains, below threshold_deg; 0 = none", 0, 180, "deg");
@@ -116,6 +119,8 @@ void validate(const SegmentParams& p) {
   if (p.small_domains != "merge" && p.small_domains != "drop" && p.small_domains != "keep")
     fail(ErrorKind::bad_parameter, "", "segment.small_domains = ", p.small_domains,
          ": must be one of merge, drop, keep");
+  if (p.fill_max_px < 0)
+    fail(ErrorKind::bad_parameter, "", "segment.fill_max_px = ", p.fill_max_px, ": must be >= 0");
   if (!(p.min_score >= 0 && p.min_score <= 1))
     fail(ErrorKind::bad_parameter, "", "segment.min_score = ", num(p.min_score), ": must be in [0, 1]");
   if (!(p.subdomain_threshold_deg >= 0 && p.subdomain_threshold_deg < p.threshold_deg))

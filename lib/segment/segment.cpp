@@ -62,6 +62,7 @@ Field prepare(const OrientationMap& m, const SegmentParams& p) {
            "' is unknown; expected e.g. C6 (in-plane), 6/mmm or m-3m");
     f.group.push_back(g);
     f.nfold.push_back(std::max(1, g->z_order));
+    f.period.push_back(360.0 / f.nfold.back());
   }
 
   f.phase.resize(f.n);
@@ -87,7 +88,8 @@ Field prepare(const OrientationMap& m, const SegmentParams& p) {
       if (!std::isfinite(a))
         fail(ErrorKind::bad_input, at("/orientation/angle", i, f.nx), std::isnan(a) ? "NaN" : "infinite",
              " where phase = ", ph, "; indexed positions need a finite angle");
-      f.angle[i] = reduce_angle_2d(a, f.nfold[ph]);
+      // already in [0, period): reduce_angle_2d would return it unchanged (fmod is exact)
+      f.angle[i] = a >= 0 && a < f.period[ph] ? static_cast<double>(a) : reduce_angle_2d(a, f.nfold[ph]);
     }
     // A NaN score is below every threshold.
     if (p.min_score > 0 && !m.score.empty() && !(m.score[i] >= p.min_score)) f.phase[i] = -1;
@@ -215,7 +217,7 @@ std::vector<std::int32_t> grow_regions(const Field& fd, const Threshold& t, int 
     };
     auto accept = [&](std::int64_t j) {
       if (fd.three_d) return disorientation_cos_half(ref_q, fd.quat[j], g) > t.cos_half;
-      return disorientation_2d(ref_angle, fd.angle[j], n) < t.deg;
+      return Field::dis_reduced(ref_angle, fd.angle[j], fd.period[ph]) < t.deg;
     };
     queue.clear();
     add(s);
@@ -245,6 +247,7 @@ void compact(std::vector<std::int32_t>& label, std::vector<std::int32_t>& remap,
 // `angle`, 3D quaternion in `q`.
 struct DomainMean {
   bool done = false;
+  bool empty = true;  ///< no measured position of the domain's phase (only filled ones)
   double angle = 0;
   Eigen::Quaterniond q = Eigen::Quaterniond::Identity();
 };
@@ -337,8 +340,11 @@ void small_domains(const Field& fd, const SegmentParams& p, const std::int32_t* 
       if (fd.three_d) quats.push_back(fd.quat[i]);
       else angles.push_back(fd.angle[i]);
     }
-    if (fd.three_d) m.q = average_orientations(quats, *fd.group[ph]).mean;
-    else m.angle = average_angles_2d(angles, fd.nfold[ph]).mean;
+    m.empty = fd.three_d ? quats.empty() : angles.empty();
+    if (!m.empty) {
+      if (fd.three_d) m.q = average_orientations(quats, *fd.group[ph]).mean;
+      else m.angle = average_angles_2d(angles, fd.nfold[ph]).mean;
+    }
     m.done = true;
     return m;
   };
@@ -347,6 +353,7 @@ void small_domains(const Field& fd, const SegmentParams& p, const std::int32_t* 
     const std::int32_t ph = L.dphase[a];
     const DomainMean& ma = mean_of(a);
     const DomainMean& mb = mean_of(b);
+    if (ma.empty || mb.empty) return std::numeric_limits<double>::infinity();
     if (fd.three_d) return disorientation_angle(ma.q, mb.q, *fd.group[ph]);
     return disorientation_2d(ma.angle, mb.angle, fd.nfold[ph]);
   };
@@ -402,76 +409,78 @@ void small_domains(const Field& fd, const SegmentParams& p, const std::int32_t* 
     if (l >= 0) l = find(parent, l);
 }
 
-// Not-indexed positions take the most frequent label among their labelled neighbours (ties: the
-// lower label), in rounds: each round decides every frontier position from the labels of the
-// round before (so the result does not depend on the visiting order), then the frontier moves
-// to the unlabelled neighbours of the positions just filled (MTEX fill, DREAM.3D Fill Bad Data;
-// O(N) in total). Positions out of reach of any label stay -1.
-void fill_unindexed(const Field& fd, int connectivity, const std::int32_t* constraint, Labels& L) {
-  auto candidate = [&](std::int64_t i) { return L.label[i] < 0 && !fd.oriented(i) && allowed(constraint, i); };
-  std::vector<std::int32_t> frontier, next, decided;
-  std::vector<std::uint32_t> stamp(fd.n, 0);
-  std::uint32_t round = 1;
-  auto has_labelled_neighbour = [&](std::int64_t i) {
-    bool any = false;
-    for_neighbours(fd, i / fd.nx, i % fd.nx, connectivity, [&](std::int64_t j) {
-      any |= L.label[j] >= 0 && same_parent(constraint, i, j);
-    });
-    return any;
-  };
+// Bridging not-indexed positions before growing (MTEX calcGrains on the indexed points only,
+// whose Voronoi cells make indexed points across a gap neighbours; DREAM.3D Fill Bad Data).
+// Multi-source breadth-first search from every oriented position over the scan graph of
+// `connectivity` (4: city-block distance, 8: chessboard distance), at most max_px steps: a
+// not-indexed position at distance d <= max_px takes the phase and orientation of its nearest
+// oriented position; among equally near ones, the one with the lowest position index. This is
+// exact in rounds: the nearest sources of a position at distance d are the union of those of
+// its neighbours at distance d - 1, so the lowest of the neighbours' (lowest) sources is the
+// lowest of all. Each round reads only the rounds before it, so the result does not depend on
+// the visiting order. Positions farther than max_px from any data (amorphous, vacuum) stay
+// without orientation. Returns the filled field; `reached` counts the filled positions.
+Field fill_field(const Field& fd, int connectivity, int max_px, std::int64_t& reached) {
+  Field g = fd;
+  reached = 0;
+  std::vector<std::int32_t> src(fd.n, -1), frontier, next, decided;
   for (std::int64_t i = 0; i < fd.n; ++i)
-    if (candidate(i) && has_labelled_neighbour(i)) {
-      frontier.push_back(static_cast<std::int32_t>(i));
-      stamp[i] = round;
+    if (fd.oriented(i)) src[i] = static_cast<std::int32_t>(i);
+  std::vector<std::uint8_t> queued(fd.n, 0);
+  for (std::int64_t y = 0; y < fd.ny; ++y)
+    for (std::int64_t x = 0; x < fd.nx; ++x) {
+      const std::int64_t i = y * fd.nx + x;
+      if (src[i] >= 0) continue;
+      bool any = false;
+      for_neighbours(fd, y, x, connectivity, [&](std::int64_t j) { any |= src[j] >= 0; });
+      if (any) {
+        frontier.push_back(static_cast<std::int32_t>(i));
+        queued[i] = 1;
+      }
     }
-  while (!frontier.empty()) {
+  for (int d = 1; d <= max_px && !frontier.empty(); ++d) {
     decided.resize(frontier.size());
     for (std::size_t c = 0; c < frontier.size(); ++c) {
       const std::int64_t i = frontier[c];
-      std::int32_t lab[8], cnt[8];
-      int m = 0;
+      std::int32_t best = -1;
       for_neighbours(fd, i / fd.nx, i % fd.nx, connectivity, [&](std::int64_t j) {
-        const std::int32_t l = L.label[j];
-        if (l < 0 || !same_parent(constraint, i, j)) return;
-        for (int a = 0; a < m; ++a)
-          if (lab[a] == l) {
-            ++cnt[a];
-            return;
-          }
-        lab[m] = l;
-        cnt[m++] = 1;
+        const std::int32_t s = src[j];
+        if (s >= 0 && (best < 0 || s < best)) best = s;
       });
-      std::int32_t best = -1, best_c = 0;
-      for (int a = 0; a < m; ++a)
-        if (cnt[a] > best_c || (cnt[a] == best_c && lab[a] < best)) {
-          best = lab[a];
-          best_c = cnt[a];
-        }
       decided[c] = best;
     }
-    ++round;
+    for (std::size_t c = 0; c < frontier.size(); ++c) src[frontier[c]] = decided[c];
+    reached += static_cast<std::int64_t>(frontier.size());
+    if (d == max_px) break;
     next.clear();
-    for (std::size_t c = 0; c < frontier.size(); ++c) {
-      L.label[frontier[c]] = decided[c];
-      ++L.filled;
-    }
     for (std::int32_t i : frontier)
       for_neighbours(fd, i / fd.nx, i % fd.nx, connectivity, [&](std::int64_t j) {
-        if (stamp[j] != 0 || !candidate(j) || !same_parent(constraint, i, j)) return;
-        stamp[j] = round;
+        if (queued[j] || src[j] >= 0) return;
+        queued[j] = 1;
         next.push_back(static_cast<std::int32_t>(j));
       });
     frontier.swap(next);
   }
+  for (std::int64_t i = 0; i < fd.n; ++i) {
+    const std::int32_t s = src[i];
+    if (s < 0 || s == i) continue;
+    g.phase[i] = fd.phase[s];
+    if (fd.three_d) g.quat[i] = fd.quat[s];
+    else g.angle[i] = fd.angle[s];
+  }
+  g.n_unindexed = fd.n_unindexed - reached;
+  return g;
 }
 
 // One full labelling: grow, small domains, fill, renumber by first position.
-Labels label_pass(const Field& fd, const SegmentParams& p, double threshold_deg, const std::int32_t* constraint,
-                  tbb::task_arena& arena, RunContext& ctx) {
+// `gf` is the field the domains grow on (fd with its not-indexed positions near data filled, or
+// fd itself); `fd` the measured field, whose orientations alone enter the domains' means.
+Labels label_pass(const Field& gf, const Field& fd, const SegmentParams& p, double threshold_deg,
+                  const std::int32_t* constraint, tbb::task_arena& arena, RunContext& ctx) {
   const Threshold t(threshold_deg);
   Labels L;
-  if (p.rule == "neighbour") L.label = grow_neighbour(fd, t, p.connectivity, constraint, arena);
-  else L.label = grow_regions(fd, t, p.connectivity, p.rule == "mean", constraint);
+  if (p.rule == "neighbour") L.label = grow_neighbour(gf, t, p.connectivity, constraint, arena);
+  else L.label = grow_regions(gf, t, p.connectivity, p.rule == "mean", constraint);
   check_cancel(ctx);
   std::vector<std::int32_t> remap(fd.n);
   std::int32_t k = 0;
@@ -479,15 +488,14 @@ Labels label_pass(const Field& fd, const SegmentParams& p, double threshold_deg,
   {
     std::vector<std::int32_t> root_phase(fd.n, -1);
     for (std::int64_t i = 0; i < fd.n; ++i)
-      if (L.label[i] == i) root_phase[i] = fd.phase[i];
+      if (L.label[i] == i) root_phase[i] = gf.phase[i];
     compact(L.label, remap, k);
     L.dphase.assign(k, -1);
     for (std::int64_t i = 0; i < fd.n; ++i)
       if (remap[i] >= 0) L.dphase[remap[i]] = root_phase[i];
   }
   small_domains(fd, p, constraint, L, k);
-  if (p.fill_unindexed) fill_unindexed(fd, p.connectivity, constraint, L);
-  // Renumber by first position in raster order (merges and fills move first positions).
+  // Renumber by first position in raster order (merges move first positions).
   remap.assign(k, -1);
   std::int32_t k2 = 0;
   std::vector<std::int32_t> dphase;
@@ -500,6 +508,7 @@ Labels label_pass(const Field& fd, const SegmentParams& p, double threshold_deg,
     l = remap[l];
   }
   L.dphase = std::move(dphase);
+  for (std::int64_t i = 0; i < fd.n; ++i) L.filled += L.label[i] >= 0 && !fd.oriented(i);
   check_cancel(ctx);
   return L;
 }
@@ -510,19 +519,25 @@ Labels label_pass(const Field& fd, const SegmentParams& p, double threshold_deg,
 Segmentation segment(const OrientationMap& map, const SegmentParams& p, RunContext& ctx) {
   validate(p);
   const seg::Field fd = seg::prepare(map, p);
+  // Not-indexed positions near data take their nearest measured orientation for the growing.
+  seg::Field filled;
+  std::int64_t reached = 0;
+  const bool fill = p.fill_unindexed && p.fill_max_px > 0 && fd.n_unindexed > 0;
+  if (fill) filled = seg::fill_field(fd, p.connectivity, p.fill_max_px, reached);
+  const seg::Field& gf = fill ? filled : fd;
   tbb::task_arena arena(ctx.threads > 0 ? ctx.threads : tbb::task_arena::automatic);
   const bool sub = p.subdomain_threshold_deg > 0;
   const std::int64_t steps = sub ? 3 : 2;
   ctx.report("segment", 0, steps);
 
-  seg::Labels dom = seg::label_pass(fd, p, p.threshold_deg, nullptr, arena, ctx);
+  seg::Labels dom = seg::label_pass(gf, fd, p, p.threshold_deg, nullptr, arena, ctx);
   Segmentation out;
   out.scan = map.scan;
   out.labels = std::move(dom.label);
   ctx.report("segment", 1, steps);
 
   if (sub) {
-    seg::Labels s = seg::label_pass(fd, p, p.subdomain_threshold_deg, out.labels.data(), arena, ctx);
+    seg::Labels s = seg::label_pass(gf, fd, p, p.subdomain_threshold_deg, out.labels.data(), arena, ctx);
     out.subdomains = std::move(s.label);
     out.subdomain_parent.assign(s.dphase.size(), -1);
     for (std::int64_t i = 0; i < fd.n; ++i) {

@@ -29,23 +29,31 @@ struct Field {
   std::vector<std::int32_t> phase;          ///< -1 = no orientation
   std::vector<const RotationGroup*> group;  ///< per phase
   std::vector<int> nfold;                   ///< per phase: n of the rotation about the beam (2D mode)
+  std::vector<double> period;               ///< per phase: 360 / nfold, deg
   std::vector<double> angle;                ///< 2D mode: deg, reduced to [0, 360/n)
   std::vector<Eigen::Quaterniond> quat;     ///< 3D mode: unit quaternions
   std::int64_t n_unindexed = 0;             ///< positions with phase -1
 
   bool oriented(std::int64_t i) const { return phase[i] >= 0; }
+  /// In-plane disorientation of two angles already reduced to [0, period): |a - b| < period,
+  /// so min(|a - b|, period - |a - b|) (disorientation_2d without its fmod; exactly symmetric).
+  static double dis_reduced(double a, double b, double period) {
+    const double d = std::fabs(a - b);
+    const double e = period - d;
+    return d < e ? d : e;
+  }
   /// Disorientation of positions i and j of the same phase, deg.
   double dis(std::int64_t i, std::int64_t j) const {
     const int ph = phase[i];
     if (three_d) return disorientation_angle(quat[i], quat[j], *group[ph]);
-    return disorientation_2d(angle[i], angle[j], nfold[ph]);
+    return dis_reduced(angle[i], angle[j], period[ph]);
   }
   /// True if i and j are of one phase and their disorientation is below t.
   bool close(std::int64_t i, std::int64_t j, const Threshold& t) const {
     const int ph = phase[i];
     if (ph < 0 || ph != phase[j]) return false;
     if (three_d) return disorientation_cos_half(quat[i], quat[j], *group[ph]) > t.cos_half;
-    return disorientation_2d(angle[i], angle[j], nfold[ph]) < t.deg;
+    return dis_reduced(angle[i], angle[j], period[ph]) < t.deg;
   }
 };
 

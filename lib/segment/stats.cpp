@@ -27,27 +27,66 @@ void domain_statistics(const Field& fd, const SegmentParams& p, const std::vecto
 
   // Kernel average misorientation (MTEX KAM; OIM "kernel average misorientation"): the mean
   // disorientation to the neighbours in the same domain and phase, ignoring those above
-  // kam_max_deg. Independent per position, so rows run in parallel.
+  // kam_max_deg. Each neighbour pair's disorientation is computed once, by the first of the two
+  // in raster order (forward neighbours: right, down, and for 8 neighbours down-right and
+  // down-left; NaN = not a pair of one domain and phase), then each position sums its
+  // neighbours' pairs in raster order of the neighbours. Rows run in parallel in both passes.
   out.kam_deg.assign(fd.n, nan);
-  arena.execute([&] {
-    tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, fd.ny, 4), [&](const tbb::blocked_range<std::int64_t>& r) {
-      for (std::int64_t y = r.begin(); y < r.end(); ++y)
-        for (std::int64_t x = 0; x < fd.nx; ++x) {
-          const std::int64_t i = y * fd.nx + x;
-          if (label[i] < 0 || !fd.oriented(i)) continue;
-          double sum = 0;
-          int cnt = 0;
-          for_neighbours(fd, y, x, p.kam_connectivity, [&](std::int64_t j) {
-            if (label[j] != label[i] || fd.phase[j] != fd.phase[i]) return;
-            const double d = fd.dis(i, j);
-            if (d > p.kam_max_deg) return;
-            sum += d;
-            ++cnt;
-          });
-          if (cnt > 0) out.kam_deg[i] = static_cast<float>(sum / cnt);
-        }
+  {
+    const bool eight = p.kam_connectivity == 8;
+    const std::int64_t nf = eight ? 4 : 2, nx = fd.nx, ny = fd.ny;
+    const double none = std::numeric_limits<double>::quiet_NaN();
+    std::vector<double> fw(static_cast<std::size_t>(fd.n * nf), none);
+    auto counts = [&](std::int64_t i) { return label[i] >= 0 && fd.oriented(i); };
+    arena.execute([&] {
+      tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, ny, 4), [&](const tbb::blocked_range<std::int64_t>& r) {
+        for (std::int64_t y = r.begin(); y < r.end(); ++y)
+          for (std::int64_t x = 0; x < nx; ++x) {
+            const std::int64_t i = y * nx + x;
+            if (!counts(i)) continue;
+            double* f = fw.data() + i * nf;
+            auto pair = [&](std::int64_t j) {
+              return label[j] == label[i] && fd.phase[j] == fd.phase[i] ? fd.dis(i, j) : none;
+            };
+            if (x + 1 < nx) f[0] = pair(i + 1);
+            if (y + 1 < ny) {
+              f[1] = pair(i + nx);
+              if (eight) {
+                if (x + 1 < nx) f[2] = pair(i + nx + 1);
+                if (x > 0) f[3] = pair(i + nx - 1);
+              }
+            }
+          }
+      });
     });
-  });
+    arena.execute([&] {
+      tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, ny, 4), [&](const tbb::blocked_range<std::int64_t>& r) {
+        for (std::int64_t y = r.begin(); y < r.end(); ++y)
+          for (std::int64_t x = 0; x < nx; ++x) {
+            const std::int64_t i = y * nx + x;
+            if (!counts(i)) continue;
+            double sum = 0;
+            int cnt = 0;
+            auto take = [&](double d) {
+              if (!(d <= p.kam_max_deg)) return;  // NaN: no pair
+              sum += d;
+              ++cnt;
+            };
+            const bool up = y > 0, down = y + 1 < ny, left = x > 0, right = x + 1 < nx;
+            // neighbours in raster order: up-left, up, up-right, left, right, down-left, down, down-right
+            if (eight && up && left) take(fw[(i - nx - 1) * nf + 2]);
+            if (up) take(fw[(i - nx) * nf + 1]);
+            if (eight && up && right) take(fw[(i - nx + 1) * nf + 3]);
+            if (left) take(fw[(i - 1) * nf + 0]);
+            if (right) take(fw[i * nf + 0]);
+            if (eight && down && left) take(fw[i * nf + 3]);
+            if (down) take(fw[i * nf + 1]);
+            if (eight && down && right) take(fw[i * nf + 2]);
+            if (cnt > 0) out.kam_deg[i] = static_cast<float>(sum / cnt);
+          }
+      });
+    });
+  }
 
   // Geometry, one raster pass.
   std::vector<DomainRecord>& table = out.table;
