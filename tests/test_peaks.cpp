@@ -168,6 +168,9 @@ struct Accuracy {
   int n_err_50 = 0;
   double rms() const { return std::sqrt(sum_err2 / std::max(1, n_err)); }
   double rms50() const { return std::sqrt(sum_err2_50 / std::max(1, n_err_50)); }
+  double sum_crb2 = 0, sum_crb2_50 = 0;  // Cramer-Rao bounds of the same disks, px^2
+  double crb() const { return std::sqrt(sum_crb2 / std::max(1, n_err)); }
+  double crb50() const { return std::sqrt(sum_crb2_50 / std::max(1, n_err_50)); }
   int amorphous_extra = 0;             // peaks other than the central beam at amorphous positions
   int on_hot = 0;                      // peaks within 1.5 px of a hot pixel and of no disk
 };
@@ -190,24 +193,37 @@ Accuracy measure_accuracy(const SimParams& p, const PeakList& got) {
     struct Disk {
       double y, x, snr;
       bool edge;
+      double crb2;  // Cramer-Rao bound of an unbiased position estimate, 1/I_yy + 1/I_xx, px^2
     };
     std::vector<Disk> disks;
     for (std::uint64_t i = t.disks.offsets[pos]; i < t.disks.offsets[pos + 1]; ++i) {
       const double cy = t.disks.qy[i], cx = t.disks.qx[i];
-      double s_all = 0, prof = 0;
-      for (std::int64_t y = std::max<std::int64_t>(0, std::int64_t(cy - R - 2)); y <= std::min<std::int64_t>(Qy - 1, std::int64_t(cy + R + 2)); ++y)
-        for (std::int64_t x = std::max<std::int64_t>(0, std::int64_t(cx - R - 2)); x <= std::min<std::int64_t>(Qx - 1, std::int64_t(cx + R + 2)); ++x) {
+      double s_all = 0, prof = 0, Iyy = 0, Ixx = 0;
+      // Fisher information of the disk position for Poisson counts lambda = scale x (the
+      // noise-free pattern): I = sum (d lambda_disk / d c)^2 / lambda, with the disk's profile
+      // A erfc((r - R) / (sqrt 2 sigma)) / 2 (Kay, "Fundamentals of Statistical Signal
+      // Processing: Estimation Theory", 1993, ch. 3)
+      const double A = scale * t.disks.intensity[i];
+      for (std::int64_t y = std::max<std::int64_t>(0, std::int64_t(cy - R - 3)); y <= std::min<std::int64_t>(Qy - 1, std::int64_t(cy + R + 3)); ++y)
+        for (std::int64_t x = std::max<std::int64_t>(0, std::int64_t(cx - R - 3)); x <= std::min<std::int64_t>(Qx - 1, std::int64_t(cx + R + 3)); ++x) {
           const double r = std::hypot(y - cy, x - cx);
+          if (p.dose > 0 && r > 1e-9) {
+            const double lam = std::max(1e-9, scale * f0[static_cast<std::size_t>(y * Qx + x)]);
+            const double z = (r - R) / (std::numbers::sqrt2 * sig);
+            const double dD = -std::exp(-z * z) / (std::sqrt(std::numbers::pi) * std::numbers::sqrt2 * sig);
+            Iyy += std::pow(A * dD * (y - cy) / r, 2) / lam;
+            Ixx += std::pow(A * dD * (x - cx) / r, 2) / lam;
+          }
           if (r > R + 2 * sig) continue;
           s_all += f0[static_cast<std::size_t>(y * Qx + x)];
           prof += 0.5 * std::erfc((r - R) / (std::numbers::sqrt2 * sig));
         }
       const double S = scale * t.disks.intensity[i] * prof;
       const double B = std::max(0.0, scale * s_all - S);
-      disks.push_back({cy, cx, S / std::sqrt(S + B), false});
+      disks.push_back({cy, cx, S / std::sqrt(S + B), false, Iyy > 0 && Ixx > 0 ? 1 / Iyy + 1 / Ixx : 0});
     }
     for (std::uint64_t i = t.edge_disks.offsets[pos]; i < t.edge_disks.offsets[pos + 1]; ++i)
-      disks.push_back({t.edge_disks.qy[i], t.edge_disks.qx[i], 0, true});
+      disks.push_back({t.edge_disks.qy[i], t.edge_disks.qx[i], 0, true, 0});
     std::vector<char> hit(disks.size(), 0);
     const bool amorphous = t.phase[static_cast<std::size_t>(pos)] < 0;
     for (std::size_t k = got.begin_of(static_cast<std::size_t>(pos)); k < got.end_of(static_cast<std::size_t>(pos)); ++k) {
@@ -225,9 +241,11 @@ Accuracy measure_accuracy(const SimParams& p, const PeakList& got) {
         ++a.n_correct;
         if (!disks[bi].edge && !hit[bi] && disks[bi].snr >= 10) {
           a.sum_err2 += best * best;
+          a.sum_crb2 += disks[bi].crb2;
           ++a.n_err;
           if (disks[bi].snr >= 50) {
             a.sum_err2_50 += best * best;
+            a.sum_crb2_50 += disks[bi].crb2;
             ++a.n_err_50;
           }
         }
@@ -265,15 +283,19 @@ void report(const char* name, const Accuracy& a) {
   MESSAGE(std::string(name), ": recall(SNR>=10) ", a.found_hi, "/", a.n_true_hi, " = ", double(a.found_hi) / std::max(1, a.n_true_hi),
           ", recall(5<=SNR<10) ", a.found_mid, "/", a.n_true_mid, " = ", double(a.found_mid) / std::max(1, a.n_true_mid),
           ", precision ", a.n_correct, "/", a.n_found, " = ", double(a.n_correct) / std::max(1, a.n_found), ", RMS error ",
-          a.rms(), " px (SNR >= 50: ", a.rms50(), " px over ", a.n_err_50, "), amorphous extra ", a.amorphous_extra, ", on hot pixels ",
+          a.rms(), " px (Cramer-Rao bound ", a.crb(), "; SNR >= 50: ", a.rms50(), " px, bound ", a.crb50(), ", over ", a.n_err_50,
+          "), amorphous extra ", a.amorphous_extra, ", on hot pixels ",
           a.on_hot);
 }
 
 } // namespace
 
-TEST_CASE("peaks: accuracy on simulated data with default settings (poly and multicorr)") {
-  // dose 20000: every disk has SNR >= 10; dose 2000: many between 5 and 10
-  for (double dose : {20000.0, 2000.0}) {
+TEST_CASE("peaks: accuracy on simulated data with default settings (fit, poly and multicorr)") {
+  // dose 20000: every disk has SNR >= 10; dose 2000: many between 5 and 10; dose 1e5: bright.
+  // The position error of a disk is bounded below by shot noise: the Cramer-Rao bound of the
+  // same disks is computed from the noise-free patterns (measure_accuracy); the default "fit"
+  // must come within 10 % of it, and the issue's 0.1 px RMS is reached where the bound allows.
+  for (double dose : {20000.0, 2000.0, 100000.0}) {
     SimParams sp = accuracy_params();
     sp.dose = dose;
     auto src = make_simulated_source(sp);
@@ -285,32 +307,57 @@ TEST_CASE("peaks: accuracy on simulated data with default settings (poly and mul
     CHECK(setup.n_dead == 0);
     CHECK(setup.probe_radius == doctest::Approx(sp.disk_radius_px).epsilon(0.05));
     CHECK(setup.gain == doctest::Approx(1).epsilon(0.15));
-    for (const char* mode : {"poly", "multicorr"}) {
+    // the disk shape fitted on a sample of patterns for the "fit" refinement
+    CHECK(setup.fit_radius == doctest::Approx(sp.disk_radius_px).epsilon(dose < 5000 ? 0.05 : 0.02));
+    CHECK(setup.fit_edge == doctest::Approx(sp.edge_width_px).epsilon(dose < 5000 ? 0.15 : 0.08));
+    for (const char* mode : {"fit", "poly", "multicorr"}) {
       PeaksParams pm;
       pm.subpixel = mode;
-      const PeakList g = std::string(mode) == "poly" ? got : find_peaks(*src, pm, setup, ctx);
+      const PeakList g = std::string(mode) == "fit" ? got : find_peaks(*src, pm, setup, ctx);
       const Accuracy a = measure_accuracy(sp, g);
       report((std::string(mode) + ", dose " + std::to_string(static_cast<int>(dose))).c_str(), a);
       CHECK(a.n_true_hi > 300);
       CHECK(double(a.found_hi) / a.n_true_hi >= 0.99);
       CHECK(double(a.n_correct) / a.n_found >= 0.99);
-      // the error of a disk of SNR 10 is dominated by shot noise (Cramer-Rao ~0.19 px per axis for
-      // R = 4 px, edge 0.5 px, no background): the 0.1 px bound applies to SNR >= 50 disks; the
-      // method's own error is measured on noise-free data below
-      if (a.n_err_50 > 50) CHECK(a.rms50() <= 0.1);
       CHECK(a.amorphous_extra == 0);
       CHECK(a.on_hot == 0);
+      if (std::string(mode) == "fit") {
+        CHECK(a.rms() <= 1.1 * a.crb());
+        if (a.n_err_50 > 50) CHECK(a.rms50() <= 1.1 * a.crb50());
+        if (dose >= 100000) CHECK(a.rms() <= 0.1);
+      } else {
+        // the correlation maximum spends information (smoothing, zero-mean kernel): ~1.4-1.9x the bound
+        if (a.n_err_50 > 50) CHECK(a.rms50() <= 0.1);
+      }
     }
   }
 }
 
-TEST_CASE("peaks: sub-pixel accuracy on noise-free data (poly, multicorr)") {
+TEST_CASE("peaks: soft disk edges (1.5 px): the fitted shape follows, fit beats poly") {
+  SimParams sp = accuracy_params();
+  sp.edge_width_px = 1.5;
+  auto src = make_simulated_source(sp);
+  RunContext ctx;
+  PeakSetup setup;
+  const PeakList got = find_peaks(*src, PeaksParams{}, ctx, &setup);
+  CHECK(setup.fit_edge == doctest::Approx(1.5).epsilon(0.08));
+  PeaksParams pp;
+  pp.subpixel = "poly";
+  const Accuracy fit = measure_accuracy(sp, got), poly = measure_accuracy(sp, find_peaks(*src, pp, setup, ctx));
+  report("fit, edge 1.5", fit);
+  report("poly, edge 1.5", poly);
+  CHECK(double(fit.found_hi) / fit.n_true_hi >= 0.99);
+  CHECK(fit.rms() <= 0.8 * poly.rms());
+  CHECK(fit.rms() <= 1.15 * fit.crb());
+}
+
+TEST_CASE("peaks: sub-pixel accuracy on noise-free data (fit, poly, multicorr)") {
   SimParams sp = accuracy_params();
   sp.dose = 0;
   sp.n_hot_pixels = 0;
   auto src = make_simulated_source(sp);
   RunContext ctx;
-  for (const char* mode : {"poly", "multicorr"}) {
+  for (const char* mode : {"fit", "poly", "multicorr"}) {
     PeaksParams p;
     p.subpixel = mode;
     const PeakList got = find_peaks(*src, p, ctx);
@@ -329,7 +376,7 @@ TEST_CASE("peaks: parameters: defaults, ranges, INI round trip") {
   for (const ParamRef& r : list.refs()) CHECK_FALSE(r.help.empty());
   CHECK(list.find("peaks.template")->get() == "auto");
   CHECK(list.find("peaks.sigma_cc")->get() == "2");
-  CHECK(list.find("peaks.subpixel")->get() == "poly");
+  CHECK(list.find("peaks.subpixel")->get() == "fit");
   CHECK(list.find("peaks.upsample_factor")->get() == "16");
   CHECK(list.find("peaks.min_relative_intensity")->get() == "0.005");
   CHECK_NOTHROW(validate(p));
@@ -571,7 +618,7 @@ TEST_CASE("peaks: templates: vacuum, mean and file templates find the same disks
   CHECK(std::abs(static_cast<double>(pr.size()) - static_cast<double>(pa.size())) <= 0.03 * pa.size());
 }
 
-TEST_CASE("peaks: the CLI verb writes a results file ready for indexing; errors exit 2") {
+TEST_CASE("peaks: the CLI verb writes a results file ready for indexing, errors exit 2") {
   const std::string dir = testing::scratch("peaks_cli");
   const std::string data = testing::shared(kPy4);
   const std::string out = dir + "/r.h5";

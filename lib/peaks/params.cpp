@@ -29,7 +29,9 @@ void describe(PeaksParams& p, ParamSink& s) {
   param(s, "corr_power", p.corr_power, "1 cross-, 0 phase, between hybrid correlation (py4DSTEM corrPower)", 0, 1);
   param(s, "sigma_cc", p.sigma_cc, "Gaussian sigma on the correlation (py4DSTEM sigma_cc)", 0, 100, "px");
   param(s, "sigma_dp", p.sigma_dp, "Gaussian sigma on the pattern before correlation (py4DSTEM sigma_dp)", 0, 100, "px");
-  param(s, "subpixel", p.subpixel, "sub-pixel refinement (py4DSTEM subpixel)", {"pixel", "poly", "multicorr"});
+  param(s, "subpixel", p.subpixel,
+        "sub-pixel refinement: fit (the disk model fitted to the pattern, Poisson weights), or py4DSTEM's pixel, poly, multicorr",
+        {"fit", "pixel", "poly", "multicorr"});
   param(s, "upsample_factor", p.upsample_factor, "multicorr: DFT upsampling factor (py4DSTEM upsample_factor)", 1,
         1024);
   param(s, "min_absolute_intensity", p.min_absolute_intensity,

@@ -22,6 +22,7 @@
 #include "../core/h5util.hpp"
 #include "domainmap/error.hpp"
 #include "domainmap/peaks.hpp"
+#include "refine.hpp"
 
 namespace domainmap {
 
@@ -292,11 +293,62 @@ void finish_setup(PeakSetup& setup, const PeaksParams& p) {
   setup.min_peak_spacing = p.min_peak_spacing >= 0 ? p.min_peak_spacing : 2 * setup.probe_radius;
   setup.edge_boundary = p.edge_boundary >= 0 ? p.edge_boundary : static_cast<int>(std::ceil(setup.probe_radius));
   setup.edge_boundary = std::max(1, setup.edge_boundary);
+  if (!(setup.fit_radius > 0)) setup.fit_radius = setup.probe_radius;
+  if (!(setup.fit_edge > 0)) setup.fit_edge = p.probe_edge;
   const std::int64_t smallest = std::min(setup.detector.y, setup.detector.x);
   if (2 * static_cast<std::int64_t>(setup.edge_boundary) >= smallest - 1)
     fail(ErrorKind::bad_parameter, "", "peaks.edge_boundary = ", setup.edge_boundary, ": leaves no pixel of the ",
          setup.detector.y, "x", setup.detector.x, " detector");
 }
+
+namespace {
+
+// The disk model of the "fit" refinement: radius and edge width fitted to the brightest disks
+// of up to 5 x 5 patterns spread over the scan (peaks_detail::fit_disk_shapes), medians. The
+// detector blur and the probe's own edge make the edge differ from dataset to dataset
+// (0.5 to 2 px), and a model edge 3x too sharp costs more precision than it gains.
+void fit_disk_model(FrameSource& src, const PeaksParams& p, PeakSetup& setup) {
+  const Shape4 s = src.shape();
+  const int ny = static_cast<int>(s.det_y), nx = static_cast<int>(s.det_x);
+  PeaksParams pp = p;
+  pp.subpixel = "poly";
+  PeakFinder finder(pp, setup);
+  auto ws = finder.make_workspace();
+  std::vector<Peak> found(static_cast<std::size_t>(finder.max_peaks()));
+  std::vector<float> frame(static_cast<std::size_t>(s.det_y * s.det_x));
+  std::vector<double> radius, edge;
+  const std::int64_t gy = std::min<std::int64_t>(5, s.scan_y), gx = std::min<std::int64_t>(5, s.scan_x);
+  for (std::int64_t a = 0; a < gy; ++a)
+    for (std::int64_t b = 0; b < gx; ++b) {
+      const std::int64_t ry = (2 * a + 1) * s.scan_y / (2 * gy), rx = (2 * b + 1) * s.scan_x / (2 * gx);
+      src.read_frames(ry * s.scan_x + rx, 1, frame.data());
+      const int n = finder.find(frame.data(), found.data(), *ws);
+      if (n <= 0) continue;
+      if (!setup.bad_pixels.empty()) {
+        const std::vector<float> med = local_median(frame, s.det_y, s.det_x);
+        for (std::size_t k = 0; k < frame.size(); ++k)
+          if (setup.bad_pixels[k]) frame[k] = med[k];
+      }
+      peaks_detail::fit_disk_shapes(frame.data(), ny, nx, found.data(), n, 8, setup.probe_radius, p.probe_edge, radius, edge);
+    }
+  if (radius.size() < 5) {
+    setup.notes.push_back("fit: too few isolated disks to fit their shape (" + std::to_string(radius.size()) +
+                          "); model radius " + num(setup.fit_radius) + " px, edge " + num(setup.fit_edge) + " px");
+    return;
+  }
+  auto median = [](std::vector<double>& v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t h = v.size() / 2;
+    return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+  };
+  const std::size_t n_fits = radius.size();
+  setup.fit_radius = median(radius);
+  setup.fit_edge = median(edge);
+  setup.notes.push_back("fit: disk model radius " + num(setup.fit_radius) + " px, edge sigma " + num(setup.fit_edge) +
+                        " px (medians over " + std::to_string(n_fits) + " disks of the sample patterns)");
+}
+
+} // namespace
 
 PeakSetup prepare_peaks(FrameSource& src, const PeaksParams& p, RunContext& ctx) {
   validate(p);
@@ -384,6 +436,7 @@ PeakSetup prepare_peaks(FrameSource& src, const PeaksParams& p, RunContext& ctx)
   setup.probe_radius = r;
   if (p.min_significance > 0 && p.corr_power == 1) setup.gain = estimate_gain(src, setup.bad_pixels);
   finish_setup(setup, p);
+  if (p.subpixel == "fit") fit_disk_model(src, p, setup);
   setup.notes.push_back("template: " + setup.probe.source);
   setup.notes.push_back("probe radius " + num(setup.probe_radius) + " px, min peak spacing " +
                         num(setup.min_peak_spacing) + " px, edge boundary " + std::to_string(setup.edge_boundary) + " px");
