@@ -13,6 +13,7 @@
 //   domains.png, domains.csv   one colour per domain with a scale bar; the domain table
 //   network.graphml, network.json, nodes.csv, edges.csv   the boundary network (network.hpp)
 //   boundaries.png                  the boundaries by type over the orientation map
+//   class<c>_sweep.csv, .png        per orientation class: its clusters as the tolerance is raised
 //   percolation.csv, percolation.png, sweep.csv, sweep.png   the percolate stage's tables and pictures
 #include <cerrno>
 #include <cmath>
@@ -269,6 +270,13 @@ int verb_export(const std::vector<std::string>& args) {
         write_sweep_png(out("sweep.png"), report.disorientation_sweep, stored_plot_params(path));
         written.push_back(out("sweep.csv"));
         written.push_back(out("sweep.png"));
+      }
+      for (std::size_t c = 0; c < report.class_sweeps.size(); ++c) {
+        const std::string stem = "class" + std::to_string(c) + "_sweep";
+        write_sweep_csv(out(stem + ".csv"), report.class_sweeps[c]);
+        write_sweep_png(out(stem + ".png"), report.class_sweeps[c], stored_plot_params(path));
+        written.push_back(out(stem + ".csv"));
+        written.push_back(out(stem + ".png"));
       }
     } else {
       notes.push_back("no /percolation: percolation files skipped (run 'domainmap percolate " + path + "')");

@@ -4,7 +4,8 @@
 // (2D maps), of every boundary type's sub-network and the bond sweep over neighbour
 // disorientations (2D maps) (percolation.hpp); rewrites /percolation through ResultsWriter with
 // the percolate.* parameters under /config and writes beside it R_percolation.csv (the tables),
-// R_sweep.csv and R_sweep.png (the sweep) and R_percolation.png (the largest cluster highlighted
+// R_sweep.csv and R_sweep.png (the sweep), R_class<c>_sweep.csv/.png (per class direction: a site
+// sweep over the domains' disorientation from it, i.e. the class as its tolerance is raised) and R_percolation.png (the largest cluster highlighted
 // over the dimmed domain map, with a scale bar). Nothing it reads is changed, so running it twice
 // equals running it once.
 #include <algorithm>
@@ -243,7 +244,8 @@ int verb_percolate(const std::vector<std::string>& args) {
                   "sub-network; for 2D maps the bond sweep over neighbour disorientations (percolate.\n"
                   "sweep_points, sweep_every). Rewrites /percolation, stores the percolate.* parameters under\n"
                   "/config and writes beside R.h5: R_percolation.csv (the tables), R_sweep.csv and R_sweep.png\n"
-                  "(the sweep) and R_percolation.png (the largest cluster over the dimmed domain map).\n"
+                  "(the sweep), R_class<c>_sweep.csv/.png (per class direction c, the class's clusters as\n"
+                  "its tolerance is raised) and R_percolation.png (the largest cluster over the dimmed domain map).\n"
                   "Needs /domains ('domainmap segment R.h5'); running it twice equals running it once.");
     o.positional("results", 1);
     StageParams sp;
@@ -291,6 +293,20 @@ int verb_percolate(const std::vector<std::string>& args) {
         } else {
           class_map = orientation_class_map(map, labels.labels, table, directions, p.class_tolerance_deg);
           report.classes = class_percolation(class_map, map.scan, p.connectivity);
+          // how each class grows as its tolerance is raised: one site sweep per direction
+          for (double dir : directions) {
+            std::vector<double> dev(static_cast<std::size_t>(map.size()), std::numeric_limits<double>::quiet_NaN());
+            double hi = 0;
+            for (std::size_t i = 0; i < dev.size(); ++i) {
+              const std::int32_t l = labels.labels[i];
+              if (l < 0 || static_cast<std::size_t>(l) >= table.size() || !std::isfinite(table[l].mean_angle_deg)) continue;
+              const double per = 360.0 / z_order_of(map, table[l].phase);
+              double d = std::fmod(std::abs(table[l].mean_angle_deg - dir), per);
+              dev[i] = std::min(d, per - d);
+              hi = std::max(hi, dev[i]);
+            }
+            report.class_sweeps.push_back(site_sweep(dev, map.scan, p.connectivity, sweep_request(p, 0, hi)));
+          }
         }
       }
 
@@ -329,6 +345,12 @@ int verb_percolate(const std::vector<std::string>& args) {
     finish_progress(ctx);
 
     const bool sweep = !report.disorientation_sweep.rows.empty();
+    std::vector<std::string> class_files, class_tmps;  // R_class<c>_sweep.csv / .png
+    for (std::size_t c = 0; c < report.class_sweeps.size(); ++c)
+      for (const char* ext : {".csv", ".png"}) {
+        class_files.push_back(beside(path, "_class" + std::to_string(c) + "_sweep" + ext));
+        class_tmps.push_back(temporary_name_for(class_files.back()));
+      }
     const std::string csv_tmp = temporary_name_for(csv), png_tmp = temporary_name_for(png);
     const std::string scsv_tmp = temporary_name_for(sweep_csv), spng_tmp = temporary_name_for(sweep_png);
     try {
@@ -339,12 +361,17 @@ int verb_percolate(const std::vector<std::string>& args) {
         write_sweep_csv(scsv_tmp, report.disorientation_sweep);
         write_sweep_png(spng_tmp, report.disorientation_sweep, p);
       }
+      for (std::size_t c = 0; c < report.class_sweeps.size(); ++c) {
+        write_sweep_csv(class_tmps[2 * c], report.class_sweeps[c]);
+        write_sweep_png(class_tmps[2 * c + 1], report.class_sweeps[c], p);
+      }
       ResultsWriter w(path, false);
       w.write_config("percolate", o.params().values());
       w.write_percolation(report);
       w.commit();
     } catch (...) {
       for (const std::string& t : {csv_tmp, png_tmp, scsv_tmp, spng_tmp}) discard_temporary(t);
+      for (const std::string& t : class_tmps) discard_temporary(t);
       throw;
     }
     commit_temporary(csv_tmp, csv);
@@ -353,6 +380,7 @@ int verb_percolate(const std::vector<std::string>& args) {
       commit_temporary(scsv_tmp, sweep_csv);
       commit_temporary(spng_tmp, sweep_png);
     }
+    for (std::size_t k = 0; k < class_files.size(); ++k) commit_temporary(class_tmps[k], class_files[k]);
 
     if (!o.quiet()) {
       for (const PhaseStats& ph : report.phases) {

@@ -116,8 +116,9 @@ TEST_CASE("export verb: every stage's files, tables equal the stage verbs' own, 
   const char* expected[] = {"peaks.csv",      "bragg_vector_map.png", "origin_qy0.png",  "origin_qx0.png",
                             "origin_qy0_measured.png", "origin_qx0_measured.png", "orientation.png", "domains.png",
                             "domains.csv",    "percolation.csv",      "percolation.png", "sweep.csv",
-                            "sweep.png"};
-  CHECK(r.out.find("export: wrote 13 files into " + folder) != std::string::npos);
+                            "sweep.png",      "class0_sweep.csv",     "class0_sweep.png", "class1_sweep.csv",
+                            "class1_sweep.png"};
+  CHECK(r.out.find("export: wrote 17 files into " + folder) != std::string::npos);
   for (const char* name : expected) {
     CAPTURE(name);
     CHECK(std::filesystem::exists(folder + "/" + name));
@@ -133,6 +134,7 @@ TEST_CASE("export verb: every stage's files, tables equal the stage verbs' own, 
   CHECK(slurp(folder + "/domains.csv") == slurp(dir + "/r_domains.csv"));
   CHECK(slurp(folder + "/percolation.csv") == slurp(dir + "/r_percolation.csv"));
   CHECK(slurp(folder + "/sweep.csv") == slurp(dir + "/r_sweep.csv"));
+  CHECK(slurp(folder + "/class1_sweep.csv") == slurp(dir + "/r_class1_sweep.csv"));
   CHECK(slurp(folder + "/percolation.png") == slurp(dir + "/r_percolation.png"));
   // pictures: a 4 x 5 scan is enlarged x 103 (the longer side to >= 512 px); the map is 8 x 8
   CHECK(png_size(folder + "/orientation.png") == std::pair<int, int>{5 * 103, 4 * 103});

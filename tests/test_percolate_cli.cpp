@@ -199,8 +199,49 @@ void check_against_flood(const std::string& path, int connectivity, const std::v
       CHECK(r.classes[k].class_id == present[k]);
       check_site(r.classes[k].site, flood(cls, present[k], map.scan, connectivity), n);
     }
+    // class sweeps: the row at threshold t is the flood fill of the positions whose domain lies
+    // within t of the direction
+    REQUIRE(r.class_sweeps.size() == directions.size());
+    for (std::size_t c = 0; c < directions.size(); ++c) {
+      CAPTURE(c);
+      std::vector<double> ddev(table.size(), std::numeric_limits<double>::quiet_NaN());
+      for (std::size_t d = 0; d < table.size(); ++d)
+        if (std::isfinite(table[d].mean_angle_deg))
+          ddev[d] = dis2d(table[d].mean_angle_deg, directions[c],
+                          period_of(map.phases[static_cast<std::size_t>(table[d].phase)].symmetry));
+      const SweepTable& cs = r.class_sweeps[c];
+      CHECK(cs.kind == SweepKind::site);
+      REQUIRE(cs.rows.size() == 101);
+      for (std::size_t k = 0; k < cs.rows.size(); k += 10) {
+        const SweepRow& row = cs.rows[k];
+        CAPTURE(row.threshold);
+        std::vector<std::int32_t> occ(static_cast<std::size_t>(n), -1);
+        std::int64_t added = 0;
+        for (std::size_t i = 0; i < occ.size(); ++i) {
+          const std::int32_t l = dl.labels[i];
+          if (l >= 0 && ddev[static_cast<std::size_t>(l)] <= row.threshold) {
+            occ[i] = 0;
+            ++added;
+          }
+        }
+        const Fill f = flood(occ, 0, map.scan, connectivity);
+        std::int64_t largest = 0;
+        bool sx = false, sy = false;
+        for (std::size_t q = 0; q < f.sizes.size(); ++q) {
+          largest = std::max(largest, f.sizes[q]);
+          sx = sx || f.spans_x[q];
+          sy = sy || f.spans_y[q];
+        }
+        CHECK(row.n_added == added);
+        CHECK(row.n_clusters == static_cast<std::int64_t>(f.sizes.size()));
+        CHECK(row.largest_cluster == largest);
+        CHECK(row.spans_x == sx);
+        CHECK(row.spans_y == sy);
+      }
+    }
   } else {
     CHECK(r.classes.empty());
+    CHECK(r.class_sweeps.empty());
   }
 
   // the disorientation bond sweep: each row is the flood fill over bonds <= its threshold

@@ -28,10 +28,10 @@ Quaterniond quat(const std::array<float, 4>& q) { return Quaterniond(q[0], q[1],
 Quaterniond quat(const std::array<double, 4>& q) { return Quaterniond(q[0], q[1], q[2], q[3]); }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 bool same_bits(const std::vector<std::array<float, 4>>& a, const std::vector<std::array<float, 4>>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(a[0])) == 0;
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(a[0])) == 0);
 }
 
 // 4-connected components of a label map by breadth-first search (independent of the

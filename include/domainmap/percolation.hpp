@@ -357,6 +357,10 @@ struct PercolationReport {
   std::vector<ClassStats> classes;             ///< per orientation class present
   std::vector<BoundaryClassStats> boundaries;  ///< per boundary type (class_id = BoundaryType, network.hpp); empty without /network
   SweepTable disorientation_sweep;             ///< bond sweep over neighbour disorientations (2D maps); rows empty if not run
+  /// Per class direction, in order (2D maps with classes): a site sweep over each position's
+  /// value = the in-plane disorientation of its domain's mean angle from the direction, deg, so
+  /// the row at threshold t is the class as a tolerance of t would define it (one direction).
+  std::vector<SweepTable> class_sweeps;
   bool operator==(const PercolationReport&) const = default;
 };
 

@@ -224,6 +224,24 @@ Shape2 shape_attr(hid_t obj, const char* name, const std::string& where) {
   return {static_cast<std::int64_t>(v[0]), static_cast<std::int64_t>(v[1])};
 }
 
+// One sweep table as a compound dataset `name` of g with its attributes.
+void write_sweep_table(hid_t g, const std::string& name, const SweepTable& s, const std::string& quantity,
+                       const std::string& path) {
+  std::vector<SweepRowStored> rows;
+  for (const SweepRow& w : s.rows)
+    rows.push_back(SweepRowStored{w.threshold, w.n_added, w.fraction_added, w.largest_cluster, w.largest_cluster_fraction,
+                                  w.n_clusters, static_cast<std::uint8_t>(w.spans_x ? 1 : 0),
+                                  static_cast<std::uint8_t>(w.spans_y ? 1 : 0)});
+  h5::Handle t = sweep_type();
+  h5::Handle d = write_compound(g, name.c_str(), t, rows, path);
+  h5::write_string_attr(d, "kind", s.kind == SweepKind::bond ? "bond" : "site");
+  h5::write_ints_attr(d, "scan_shape", {s.shape.y, s.shape.x});
+  h5::write_int_attr(d, "connectivity", s.connectivity);
+  h5::write_int_attr(d, "n_sites", s.n_sites);
+  h5::write_int_attr(d, "n_items", s.n_items);
+  h5::write_string_attr(d, "quantity", quantity);
+}
+
 } // namespace
 
 std::string boundary_class_name(std::int32_t class_id) {
@@ -295,27 +313,40 @@ void write_percolation_group(hid_t file, const PercolationReport& r, const std::
     h5::write_string_attr(d, "units", "class_id = BoundaryType (0 low_angle, 1 high_angle, 2 csl, 3 phase, 4 "
                                       "unlabelled); lengths in scan px (pixel edges); spans 0/1");
   }
-  {
-    const SweepTable& s = r.disorientation_sweep;
-    std::vector<SweepRowStored> rows;
-    for (const SweepRow& w : s.rows)
-      rows.push_back(SweepRowStored{w.threshold, w.n_added, w.fraction_added, w.largest_cluster,
-                                    w.largest_cluster_fraction, w.n_clusters,
-                                    static_cast<std::uint8_t>(w.spans_x ? 1 : 0),
-                                    static_cast<std::uint8_t>(w.spans_y ? 1 : 0)});
-    h5::Handle t = sweep_type();
-    h5::Handle d = write_compound(g, "sweep", t, rows, path);
-    h5::write_string_attr(d, "kind", s.kind == SweepKind::bond ? "bond" : "site");
-    h5::write_ints_attr(d, "scan_shape", {s.shape.y, s.shape.x});
-    h5::write_int_attr(d, "connectivity", s.connectivity);
-    h5::write_int_attr(d, "n_sites", s.n_sites);
-    h5::write_int_attr(d, "n_items", s.n_items);
-    h5::write_string_attr(d, "quantity", "in-plane disorientation of neighbouring positions, deg (a bond joins "
-                                         "them when it is <= threshold); empty for 3D maps");
-  }
+  write_sweep_table(g, "sweep", r.disorientation_sweep,
+                    "in-plane disorientation of neighbouring positions, deg (a bond joins them when it is <= "
+                    "threshold); empty for 3D maps",
+                    path);
+  for (std::size_t c = 0; c < r.class_sweeps.size(); ++c)
+    write_sweep_table(g, "class_sweep_" + std::to_string(c), r.class_sweeps[c],
+                      "in-plane disorientation of each position's domain from class direction " + std::to_string(c) +
+                          ", deg (a position is occupied when it is <= threshold)",
+                      path);
 }
 
 } // namespace detail
+
+namespace {
+
+SweepTable read_sweep_table(hid_t g, const std::string& name, const std::string& where) {
+  SweepTable s;
+  h5::Handle t = sweep_type();
+  for (const SweepRowStored& w : read_compound<SweepRowStored>(g, name.c_str(), t, where))
+    s.rows.push_back(SweepRow{w.threshold, w.n_added, w.fraction_added, w.largest_cluster, w.largest_cluster_fraction,
+                              w.n_clusters, w.spans_x != 0, w.spans_y != 0});
+  h5::Handle d = h5::open_dataset(g, name, where);
+  const std::string sw = where + "/" + name;
+  const std::string kind = h5::read_string_attr(d, "kind").value_or("bond");
+  if (kind != "bond" && kind != "site") fail(ErrorKind::bad_input, sw, "kind '", kind, "' is neither bond nor site");
+  s.kind = kind == "bond" ? SweepKind::bond : SweepKind::site;
+  s.shape = shape_attr(d, "scan_shape", sw);
+  s.connectivity = static_cast<int>(h5::read_number_attr(d, "connectivity").value_or(4));
+  s.n_sites = static_cast<std::int64_t>(h5::read_number_attr(d, "n_sites").value_or(0));
+  s.n_items = static_cast<std::int64_t>(h5::read_number_attr(d, "n_items").value_or(0));
+  return s;
+}
+
+} // namespace
 
 PercolationReport read_percolation(const std::string& path) {
   h5::Handle f = open_results(path);
@@ -365,21 +396,11 @@ PercolationReport read_percolation(const std::string& path) {
       r.boundaries.push_back(b);
     }
   }
-  {
-    h5::Handle t = sweep_type();
-    SweepTable& s = r.disorientation_sweep;
-    for (const SweepRowStored& w : read_compound<SweepRowStored>(g, "sweep", t, where))
-      s.rows.push_back(SweepRow{w.threshold, w.n_added, w.fraction_added, w.largest_cluster,
-                                w.largest_cluster_fraction, w.n_clusters, w.spans_x != 0, w.spans_y != 0});
-    h5::Handle d = h5::open_dataset(g, "sweep", where);
-    const std::string sw = where + "/sweep";
-    const std::string kind = h5::read_string_attr(d, "kind").value_or("bond");
-    if (kind != "bond" && kind != "site") fail(ErrorKind::bad_input, sw, "kind '", kind, "' is neither bond nor site");
-    s.kind = kind == "bond" ? SweepKind::bond : SweepKind::site;
-    s.shape = shape_attr(d, "scan_shape", sw);
-    s.connectivity = static_cast<int>(h5::read_number_attr(d, "connectivity").value_or(4));
-    s.n_sites = static_cast<std::int64_t>(h5::read_number_attr(d, "n_sites").value_or(0));
-    s.n_items = static_cast<std::int64_t>(h5::read_number_attr(d, "n_items").value_or(0));
+  r.disorientation_sweep = read_sweep_table(g, "sweep", where);
+  for (std::size_t c = 0;; ++c) {
+    const std::string name = "class_sweep_" + std::to_string(c);
+    if (H5Lexists(g, name.c_str(), H5P_DEFAULT) <= 0) break;
+    r.class_sweeps.push_back(read_sweep_table(g, name, where));
   }
   return r;
 }
