@@ -206,4 +206,10 @@ int run_guarded(const std::string& verb, const std::function<int()>& body) {
   }
 }
 
+std::string beside(const std::string& results, const std::string& suffix) {
+  std::string stem = results;
+  if (stem.size() > 3 && stem.compare(stem.size() - 3, 3, ".h5") == 0) stem.resize(stem.size() - 3);
+  return stem + suffix;
+}
+
 } // namespace domainmap::cli

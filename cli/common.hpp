@@ -78,4 +78,7 @@ void finish_progress(RunContext& ctx);
 /// Installs a SIGINT handler that sets the context's cancel flag.
 void install_interrupt_handler(RunContext& ctx);
 
+/// R.h5 -> R<suffix> (any other name: NAME<suffix>): the files a verb writes beside a results file.
+std::string beside(const std::string& results, const std::string& suffix);
+
 } // namespace domainmap::cli

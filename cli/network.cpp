@@ -24,12 +24,6 @@ namespace domainmap::cli {
 
 namespace {
 
-// R.h5 -> R<suffix> (any other name: NAME<suffix>).
-std::string beside(const std::string& results, const std::string& suffix) {
-  std::string stem = results;
-  if (stem.size() > 3 && stem.compare(stem.size() - 3, 3, ".h5") == 0) stem.resize(stem.size() - 3);
-  return stem + suffix;
-}
 
 // Boundary colours by BoundaryType value; drawn in this order, so the rarer special types lie on top.
 constexpr Rgb kTypeColour[kBoundaryTypeCount] = {
@@ -43,19 +37,6 @@ constexpr BoundaryType kDrawOrder[kBoundaryTypeCount] = {BoundaryType::low_angle
                                                          BoundaryType::unlabelled, BoundaryType::phase,
                                                          BoundaryType::csl};
 
-void fill(RgbImage& img, int y0, int x0, int y1, int x1, Rgb c) {  // [y0, y1) x [x0, x1), clipped
-  y0 = std::max(y0, 0);
-  x0 = std::max(x0, 0);
-  y1 = std::min(y1, img.height);
-  x1 = std::min(x1, img.width);
-  for (int y = y0; y < y1; ++y)
-    for (int x = x0; x < x1; ++x) {
-      std::uint8_t* p = img.at(y, x);
-      p[0] = c[0];
-      p[1] = c[1];
-      p[2] = c[2];
-    }
-}
 
 } // namespace
 
@@ -78,7 +59,7 @@ RgbImage boundary_picture(const OrientationMap& map, const BoundaryNetwork& net)
         const int cy1 = static_cast<int>(net.point_y[j + 1] + 0.5f), cx1 = static_cast<int>(net.point_x[j + 1] + 0.5f);
         const int ya = std::min(cy0, cy1) * f - lead, yb = std::max(cy0, cy1) * f - lead + t;
         const int xa = std::min(cx0, cx1) * f - lead, xb = std::max(cx0, cx1) * f - lead + t;
-        fill(img, ya, xa, yb, xb, colour);
+        fill_box(img, ya, xa, yb, xb, colour);
       }
     }
   }
@@ -93,11 +74,11 @@ RgbImage boundary_picture(const OrientationMap& map, const BoundaryNetwork& net)
     }
   if (n_rows > 0 && img.width > sw + width + 8 * scale && img.height > n_rows * row + 8 * scale) {
     const int x0 = 2 * scale, y0 = 2 * scale;
-    fill(img, y0, x0, y0 + n_rows * row + 2 * scale, x0 + sw + width + 5 * scale, {60, 60, 60});
+    fill_box(img, y0, x0, y0 + n_rows * row + 2 * scale, x0 + sw + width + 5 * scale, {60, 60, 60});
     int y = y0 + 2 * scale;
     for (int k = 0; k < kBoundaryTypeCount; ++k) {
       if (net.n_edges_by_type[k] == 0) continue;
-      fill(img, y, x0 + 2 * scale, y + sw, x0 + 2 * scale + sw, kTypeColour[k]);
+      fill_box(img, y, x0 + 2 * scale, y + sw, x0 + 2 * scale + sw, kTypeColour[k]);
       draw_text(img, x0 + 3 * scale + sw + scale, y, boundary_type_name(static_cast<BoundaryType>(k)),
                 {255, 255, 255}, scale);
       y += row;

@@ -32,12 +32,6 @@ namespace domainmap::cli {
 
 namespace {
 
-// R.h5 -> R<suffix> (any other name: NAME<suffix>).
-std::string beside(const std::string& results, const std::string& suffix) {
-  std::string stem = results;
-  if (stem.size() > 3 && stem.compare(stem.size() - 3, 3, ".h5") == 0) stem.resize(stem.size() - 3);
-  return stem + suffix;
-}
 
 std::string num(double v) {
   char buf[64];
@@ -52,19 +46,6 @@ int z_order_of(const OrientationMap& map, std::int32_t phase) {
   return g ? std::max(1, g->z_order) : 1;
 }
 
-void fill_rect(RgbImage& img, int y0, int x0, int y1, int x1, Rgb c) {  // [y0, y1) x [x0, x1), clipped
-  y0 = std::max(y0, 0);
-  x0 = std::max(x0, 0);
-  y1 = std::min(y1, img.height);
-  x1 = std::min(x1, img.width);
-  for (int y = y0; y < y1; ++y)
-    for (int x = x0; x < x1; ++x) {
-      std::uint8_t* p = img.at(y, x);
-      p[0] = c[0];
-      p[1] = c[1];
-      p[2] = c[2];
-    }
-}
 
 // What R_percolation.png highlights.
 struct Highlight {
@@ -137,15 +118,15 @@ RgbImage highlight_picture(const std::vector<std::int32_t>& labels, const Orient
     for (int x = 0; x < rx; ++x) {
       if (!in(y, x)) continue;
       // bands inside the cluster's pixels along the edges where it ends
-      if (!in(y - 1, x)) fill_rect(img, y * f, x * f, y * f + t, (x + 1) * f, white);
-      if (!in(y + 1, x)) fill_rect(img, (y + 1) * f - t, x * f, (y + 1) * f, (x + 1) * f, white);
-      if (!in(y, x - 1)) fill_rect(img, y * f, x * f, (y + 1) * f, x * f + t, white);
-      if (!in(y, x + 1)) fill_rect(img, y * f, (x + 1) * f - t, (y + 1) * f, (x + 1) * f, white);
+      if (!in(y - 1, x)) fill_box(img, y * f, x * f, y * f + t, (x + 1) * f, white);
+      if (!in(y + 1, x)) fill_box(img, (y + 1) * f - t, x * f, (y + 1) * f, (x + 1) * f, white);
+      if (!in(y, x - 1)) fill_box(img, y * f, x * f, (y + 1) * f, x * f + t, white);
+      if (!in(y, x + 1)) fill_box(img, y * f, (x + 1) * f - t, (y + 1) * f, (x + 1) * f, white);
     }
   const int scale = img.width >= 256 ? 2 : 1;
   const int w = text_width(h.caption, scale);
   if (img.width > w + 6 * scale && img.height > 16 * scale) {
-    fill_rect(img, 0, 0, 9 * scale, w + 4 * scale, {40, 40, 40});
+    fill_box(img, 0, 0, 9 * scale, w + 4 * scale, {40, 40, 40});
     draw_text(img, 2 * scale, 2 * scale, h.caption, white, scale);
   }
   draw_scale_bar(img, f, map.scan_step_nm);

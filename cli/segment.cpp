@@ -24,12 +24,6 @@ namespace domainmap::cli {
 
 namespace {
 
-// R.h5 -> R<suffix> (any other name: NAME<suffix>).
-std::string beside(const std::string& results, const std::string& suffix) {
-  std::string stem = results;
-  if (stem.size() > 3 && stem.compare(stem.size() - 3, 3, ".h5") == 0) stem.resize(stem.size() - 3);
-  return stem + suffix;
-}
 
 } // namespace
 

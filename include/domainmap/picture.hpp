@@ -41,6 +41,8 @@ Rgb ipf_colour(const RotationGroup& group, const Eigen::Vector3d& v_crystal);
 /// Orientation colours, one pixel per position: 2D in-plane angle as hue over the phase's period
 /// (360 / n); 3D: inverse pole figure colour of the beam direction; not indexed: black.
 RgbImage orientation_picture(const OrientationMap& map);
+/// Fills the rectangle [y0, y1) x [x0, x1) with `colour`, clipped to the image.
+void fill_box(RgbImage& img, int y0, int x0, int y1, int x1, Rgb colour);
 /// Nearest-neighbour enlargement by an integer factor (so lines can be drawn on pixel edges).
 RgbImage enlarge(const RgbImage& img, int factor);
 /// The factor that makes the longer side of a [Ry, Rx] map at least `min_side` px (at least 1).

@@ -401,4 +401,18 @@ void draw_scale_bar(RgbImage& img, int factor, double step_nm) {
   draw_text(img, tx, ty, b.label, white, scale);
 }
 
+void fill_box(RgbImage& img, int y0, int x0, int y1, int x1, Rgb colour) {
+  y0 = std::max(y0, 0);
+  x0 = std::max(x0, 0);
+  y1 = std::min(y1, img.height);
+  x1 = std::min(x1, img.width);
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x) {
+      std::uint8_t* p = img.at(y, x);
+      p[0] = colour[0];
+      p[1] = colour[1];
+      p[2] = colour[2];
+    }
+}
+
 } // namespace domainmap
