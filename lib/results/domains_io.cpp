@@ -1,6 +1,7 @@
 // lib/results/domains_io.cpp: /orientation, /phases and /domains of the results file
 // (docs/results-layout.md): the writers ResultsWriter calls and the readers.
 #include "domains_io.hpp"
+#include "results_io.hpp"
 
 #include <cmath>
 #include <cstddef>
@@ -12,6 +13,9 @@
 #include "domainmap/symmetry.hpp"
 
 namespace domainmap {
+
+using detail::read_compound;
+using detail::write_compound;
 
 namespace {
 
@@ -68,16 +72,6 @@ h5::Handle table_type() {
   return t;
 }
 
-h5::Handle open_results(const std::string& path) {
-  h5::Handle f = h5::open_file_read(path);
-  if (!h5::has_attr(f, "format_version"))
-    fail(ErrorKind::bad_input, path, "not a domainmap results file (no format_version attribute)");
-  const auto v = h5::read_number_attr(f, "format_version");
-  if (!v || *v != kResultsFormatVersion)
-    fail(ErrorKind::bad_input, path, "results format_version ", v ? *v : -1, " is not supported (this build reads ",
-         kResultsFormatVersion, ")");
-  return f;
-}
 
 std::vector<std::int32_t> int32s_of(hid_t loc, const std::string& name, const std::string& where) {
   h5::Handle d = h5::open_dataset(loc, name, where);
@@ -170,7 +164,7 @@ void write_domains_group(hid_t file, const Segmentation& s, const std::string& p
 } // namespace detail
 
 OrientationMap read_orientation(const std::string& path) {
-  h5::Handle f = open_results(path);
+  h5::Handle f = detail::open_results_file(path);
   if (H5Lexists(f, "orientation", H5P_DEFAULT) <= 0)
     fail(ErrorKind::bad_input, path, "no /orientation; run 'domainmap index ", path, "' first");
   h5::Handle g = h5::open_group(f, "/orientation", path);
@@ -234,7 +228,7 @@ OrientationMap read_orientation(const std::string& path) {
 }
 
 DomainLabels read_domain_labels(const std::string& path) {
-  h5::Handle f = open_results(path);
+  h5::Handle f = detail::open_results_file(path);
   if (H5Lexists(f, "domains", H5P_DEFAULT) <= 0)
     fail(ErrorKind::bad_input, path, "no /domains; run 'domainmap segment ", path, "' first");
   h5::Handle g = h5::open_group(f, "/domains", path);
@@ -261,7 +255,7 @@ DomainLabels read_domain_labels(const std::string& path) {
 }
 
 std::vector<DomainRecord> read_domain_table(const std::string& path) {
-  h5::Handle f = open_results(path);
+  h5::Handle f = detail::open_results_file(path);
   if (H5Lexists(f, "domains", H5P_DEFAULT) <= 0)
     fail(ErrorKind::bad_input, path, "no /domains; run 'domainmap segment ", path, "' first");
   const std::string where = path + ":/domains/table";

@@ -13,6 +13,7 @@
 //   /network/point_y, point_x  f32 [off[E]]
 //   /network/junctions       compound [J]: composition (fixed string of 64), count i64
 #include "network_io.hpp"
+#include "results_io.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -22,6 +23,9 @@
 #include "domainmap/results.hpp"
 
 namespace domainmap {
+
+using detail::read_compound;
+using detail::write_compound;
 
 namespace {
 
@@ -96,37 +100,8 @@ h5::Handle junction_type() {
   return t;
 }
 
-template <typename Row>
-void write_compound(hid_t g, const char* name, hid_t type, const std::vector<Row>& rows, const std::string& path) {
-  const hsize_t dim = rows.size();
-  h5::Handle space(H5Screate_simple(1, &dim, nullptr));
-  h5::Handle d(H5Dcreate2(g, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-  if (!d.valid() || (!rows.empty() && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()) < 0))
-    fail(ErrorKind::io, path, "cannot write /network/", name);
-}
 
-template <typename Row>
-std::vector<Row> read_compound(hid_t g, const char* name, hid_t type, const std::string& where) {
-  if (H5Lexists(g, name, H5P_DEFAULT) <= 0) fail(ErrorKind::bad_input, where, "missing dataset ", name);
-  h5::Handle d = h5::open_dataset(g, name, where);
-  const auto dims = h5::dataset_dims(d);
-  if (dims.size() != 1) fail(ErrorKind::bad_input, where + "/" + name, "expected a 1-D compound array");
-  std::vector<Row> rows(static_cast<std::size_t>(dims[0]));
-  if (!rows.empty() && H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()) < 0)
-    fail(ErrorKind::bad_input, where + "/" + name, "cannot read the table (unexpected fields?)");
-  return rows;
-}
 
-h5::Handle open_results(const std::string& path) {
-  h5::Handle f = h5::open_file_read(path);
-  if (!h5::has_attr(f, "format_version"))
-    fail(ErrorKind::bad_input, path, "not a domainmap results file (no format_version attribute)");
-  const auto v = h5::read_number_attr(f, "format_version");
-  if (!v || *v != kResultsFormatVersion)
-    fail(ErrorKind::bad_input, path, "results format_version ", v ? *v : -1, " is not supported (this build reads ",
-         kResultsFormatVersion, ")");
-  return f;
-}
 
 } // namespace
 
@@ -204,7 +179,7 @@ void write_network_group(hid_t file, const BoundaryNetwork& net, const std::stri
 } // namespace detail
 
 BoundaryNetwork read_network(const std::string& path) {
-  h5::Handle f = open_results(path);
+  h5::Handle f = detail::open_results_file(path);
   if (H5Lexists(f, "network", H5P_DEFAULT) <= 0)
     fail(ErrorKind::bad_input, path, "no /network; run 'domainmap network ", path, "' first");
   h5::Handle g = h5::open_group(f, "/network", path);

@@ -14,6 +14,7 @@
 //   /percolation/sweep                compound [S], the disorientation bond sweep rows; attrs kind,
 //                                     scan_shape, connectivity, n_sites, n_items, quantity
 #include "percolation_io.hpp"
+#include "results_io.hpp"
 
 #include <cmath>
 #include <cstddef>
@@ -26,6 +27,9 @@
 #include "domainmap/results.hpp"
 
 namespace domainmap {
+
+using detail::read_compound;
+using detail::write_compound;
 
 namespace {
 
@@ -140,26 +144,7 @@ h5::Handle sweep_type() {
   return t;
 }
 
-template <typename Row>
-h5::Handle write_compound(hid_t g, const char* name, hid_t type, const std::vector<Row>& rows, const std::string& path) {
-  const hsize_t dim = rows.size();
-  h5::Handle space(H5Screate_simple(1, &dim, nullptr));
-  h5::Handle d(H5Dcreate2(g, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-  if (!d.valid() || (!rows.empty() && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()) < 0))
-    fail(ErrorKind::io, path, "cannot write /percolation/", name);
-  return d;
-}
 
-template <typename Row>
-std::vector<Row> read_compound(hid_t g, const char* name, hid_t type, const std::string& where) {
-  h5::Handle d = h5::open_dataset(g, name, where);
-  const auto dims = h5::dataset_dims(d);
-  if (dims.size() != 1) fail(ErrorKind::bad_input, where + "/" + name, "expected a 1-D compound array");
-  std::vector<Row> rows(static_cast<std::size_t>(dims[0]));
-  if (!rows.empty() && H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()) < 0)
-    fail(ErrorKind::bad_input, where + "/" + name, "cannot read the table (unexpected fields?)");
-  return rows;
-}
 
 SiteRow site_row(std::int32_t id, double direction, const SiteStats& s) {
   return SiteRow{id,
@@ -207,22 +192,7 @@ void attach_sizes(std::vector<Stats>& stats, const std::vector<SizeRow>& rows, I
   }
 }
 
-h5::Handle open_results(const std::string& path) {
-  h5::Handle f = h5::open_file_read(path);
-  if (!h5::has_attr(f, "format_version"))
-    fail(ErrorKind::bad_input, path, "not a domainmap results file (no format_version attribute)");
-  const auto v = h5::read_number_attr(f, "format_version");
-  if (!v || *v != kResultsFormatVersion)
-    fail(ErrorKind::bad_input, path, "results format_version ", v ? *v : -1, " is not supported (this build reads ",
-         kResultsFormatVersion, ")");
-  return f;
-}
 
-Shape2 shape_attr(hid_t obj, const char* name, const std::string& where) {
-  const std::vector<double> v = h5::read_numbers_attr(obj, name);
-  if (v.size() != 2) fail(ErrorKind::bad_input, where, "attribute ", name, " must hold [Ry, Rx]");
-  return {static_cast<std::int64_t>(v[0]), static_cast<std::int64_t>(v[1])};
-}
 
 // One sweep table as a compound dataset `name` of g with its attributes.
 void write_sweep_table(hid_t g, const std::string& name, const SweepTable& s, const std::string& quantity,
@@ -339,7 +309,7 @@ SweepTable read_sweep_table(hid_t g, const std::string& name, const std::string&
   const std::string kind = h5::read_string_attr(d, "kind").value_or("bond");
   if (kind != "bond" && kind != "site") fail(ErrorKind::bad_input, sw, "kind '", kind, "' is neither bond nor site");
   s.kind = kind == "bond" ? SweepKind::bond : SweepKind::site;
-  s.shape = shape_attr(d, "scan_shape", sw);
+  s.shape = detail::read_shape_attr(d, "scan_shape", sw);
   s.connectivity = static_cast<int>(h5::read_number_attr(d, "connectivity").value_or(4));
   s.n_sites = static_cast<std::int64_t>(h5::read_number_attr(d, "n_sites").value_or(0));
   s.n_items = static_cast<std::int64_t>(h5::read_number_attr(d, "n_items").value_or(0));
@@ -349,13 +319,13 @@ SweepTable read_sweep_table(hid_t g, const std::string& name, const std::string&
 } // namespace
 
 PercolationReport read_percolation(const std::string& path) {
-  h5::Handle f = open_results(path);
+  h5::Handle f = detail::open_results_file(path);
   if (H5Lexists(f, "percolation", H5P_DEFAULT) <= 0)
     fail(ErrorKind::bad_input, path, "no /percolation; run 'domainmap percolate ", path, "' first");
   h5::Handle g = h5::open_group(f, "/percolation", path);
   const std::string where = path + ":/percolation";
   PercolationReport r;
-  r.scan = shape_attr(g, "scan_shape", where);
+  r.scan = detail::read_shape_attr(g, "scan_shape", where);
   r.connectivity = static_cast<int>(h5::read_number_attr(g, "connectivity").value_or(4));
   r.class_tolerance_deg = h5::read_number_attr(g, "class_tolerance_deg").value_or(0);
   r.class_directions_deg = h5::read_numbers_attr(g, "class_directions_deg");

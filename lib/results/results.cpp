@@ -19,6 +19,7 @@
 
 #include "../core/h5util.hpp"
 #include "domains_io.hpp"
+#include "results_io.hpp"
 #include "network_io.hpp"
 #include "percolation_io.hpp"
 #include "../core/clock.hpp"
@@ -27,6 +28,31 @@
 #include "domainmap/write.hpp"
 
 namespace domainmap {
+
+namespace detail {
+
+void require_results_file(hid_t f, const std::string& path) {
+  if (!h5::has_attr(f, "format_version"))
+    fail(ErrorKind::bad_input, path, "not a domainmap results file (no format_version attribute)");
+  const auto v = h5::read_number_attr(f, "format_version");
+  if (!v || *v != kResultsFormatVersion)
+    fail(ErrorKind::bad_input, path, "results format_version ", v ? *v : -1, " is not supported (this build reads ",
+         kResultsFormatVersion, ")");
+}
+
+h5::Handle open_results_file(const std::string& path) {
+  h5::Handle f = h5::open_file_read(path);
+  require_results_file(f, path);
+  return f;
+}
+
+Shape2 read_shape_attr(hid_t obj, const char* name, const std::string& where) {
+  const std::vector<double> v = h5::read_numbers_attr(obj, name);
+  if (v.size() != 2) fail(ErrorKind::bad_input, where, "missing attribute ", name);
+  return {static_cast<std::int64_t>(v[0]), static_cast<std::int64_t>(v[1])};
+}
+
+} // namespace detail
 
 const std::vector<std::string>& results_groups() {
   static const std::vector<std::string> g = {"peaks", "origin", "orientation", "phases", "domains", "network", "percolation"};
@@ -44,14 +70,6 @@ std::string run_hint(const std::string& path, const std::string& group) {
   return "run 'domainmap " + group + " " + path + "' first";
 }
 
-void require_results_file(hid_t f, const std::string& path) {
-  if (!h5::has_attr(f, "format_version"))
-    fail(ErrorKind::bad_input, path, "not a domainmap results file (no format_version attribute)");
-  const auto v = h5::read_number_attr(f, "format_version");
-  if (!v || *v != kResultsFormatVersion)
-    fail(ErrorKind::bad_input, path, "results format_version ", v ? *v : -1, " is not supported (this build reads ",
-         kResultsFormatVersion, ")");
-}
 
 // Stage of a "stage.key" config entry.
 std::string stage_of(const std::string& key) {
@@ -153,11 +171,7 @@ std::int64_t length_of(hid_t loc, const char* name, const std::string& where) {
   return dims[0];
 }
 
-Shape2 shape_attr(hid_t obj, const char* name, const std::string& where) {
-  const std::vector<double> v = h5::read_numbers_attr(obj, name);
-  if (v.size() != 2) fail(ErrorKind::bad_input, where, "missing attribute ", name);
-  return {static_cast<std::int64_t>(v[0]), static_cast<std::int64_t>(v[1])};
-}
+Shape2 shape_attr(hid_t obj, const char* name, const std::string& where) { return detail::read_shape_attr(obj, name, where); }
 
 // The raw peaks of a results file's /peaks, read in chunks of positions. The datasets are
 // opened for each pass and closed after it, so nothing stays open between passes.
@@ -271,7 +285,7 @@ ResultsWriter::ResultsWriter(const std::string& path, bool create_new) : path_(p
   if (!create_new) {
     if (!fs::exists(path, ec)) fail(ErrorKind::bad_input, path, "no such results file; run 'domainmap peaks DATA -o ", path, "' first");
     impl_->orig = h5::open_file_read(path);
-    require_results_file(impl_->orig, path);
+    detail::require_results_file(impl_->orig, path);
     if (H5Lexists(impl_->orig, "config", H5P_DEFAULT) > 0) {
       h5::Handle cfg = h5::open_group(impl_->orig, "/config", path);
       for (const std::string& k : attribute_names(cfg))
@@ -623,11 +637,7 @@ void ResultsWriter::commit() {
 
 namespace {
 
-h5::Handle open_results(const std::string& path) {
-  h5::Handle f = h5::open_file_read(path);
-  require_results_file(f, path);
-  return f;
-}
+h5::Handle open_results(const std::string& path) { return detail::open_results_file(path); }
 
 h5::Handle open_stage_group(hid_t f, const std::string& path, const std::string& group) {
   if (H5Lexists(f, group.c_str(), H5P_DEFAULT) <= 0) fail(ErrorKind::bad_input, path, "no /", group, "; ", run_hint(path, group));
