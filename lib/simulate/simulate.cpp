@@ -16,6 +16,7 @@
 #include <numbers>
 #include <numeric>
 
+#include "point_grid.hpp"
 #include "domainmap/error.hpp"
 #include "domainmap/simulate.hpp"
 
@@ -258,78 +259,18 @@ Warp make_warp(const SimParams& p) {
 }
 
 // The warped seeds bucketed into square cells of about one grain spacing, for nearest-seed
-// queries in O(1) expected time (instead of O(n_grains)). Exact, ties included: a query
-// searches rings of cells around its own until no unsearched cell can hold a seed as close.
-struct SeedGrid {
-  double y0 = 0, x0 = 0, c = 1;
-  std::int64_t ny = 1, nx = 1;
-  std::vector<std::int64_t> start;  // CSR over cells (row-major)
-  std::vector<std::int32_t> ids;
-
-  SeedGrid(const SimParams& p, const Warp& w, const std::vector<double>& sy, const std::vector<double>& sx) {
-    // every warped point (seed or query) lies within the scan box grown by the warp amplitude
-    const double amp = w.reach();
-    c = std::max(1.0, std::sqrt(static_cast<double>(p.scan.y * p.scan.x) / p.n_grains));
-    y0 = -amp - 1;
-    x0 = -amp - 1;
-    ny = static_cast<std::int64_t>(std::ceil((static_cast<double>(p.scan.y) + 2 * amp + 2) / c)) + 1;
-    nx = static_cast<std::int64_t>(std::ceil((static_cast<double>(p.scan.x) + 2 * amp + 2) / c)) + 1;
-    std::vector<std::int64_t> cell(sy.size());
-    start.assign(static_cast<std::size_t>(ny * nx) + 1, 0);
-    for (std::size_t g = 0; g < sy.size(); ++g) {
-      cell[g] = cell_y(sy[g]) * nx + cell_x(sx[g]);
-      ++start[static_cast<std::size_t>(cell[g]) + 1];
-    }
-    for (std::size_t i = 1; i < start.size(); ++i) start[i] += start[i - 1];
-    ids.resize(sy.size());
-    std::vector<std::int64_t> fill(start.begin(), start.end() - 1);
-    for (std::size_t g = 0; g < sy.size(); ++g)
-      ids[static_cast<std::size_t>(fill[static_cast<std::size_t>(cell[g])]++)] = static_cast<std::int32_t>(g);
-  }
-  std::int64_t cell_y(double y) const {
-    return std::clamp<std::int64_t>(static_cast<std::int64_t>(std::floor((y - y0) / c)), 0, ny - 1);
-  }
-  std::int64_t cell_x(double x) const {
-    return std::clamp<std::int64_t>(static_cast<std::int64_t>(std::floor((x - x0) / c)), 0, nx - 1);
-  }
-  std::int32_t nearest(double y, double x, const std::vector<double>& sy, const std::vector<double>& sx) const {
-    const std::int64_t cy = cell_y(y), cx = cell_x(x);
-    std::int32_t best = -1;
-    double bd = std::numeric_limits<double>::infinity();
-    auto visit = [&](std::int64_t iy, std::int64_t ix) {
-      if (iy < 0 || ix < 0 || iy >= ny || ix >= nx) return;
-      const std::size_t cell = static_cast<std::size_t>(iy * nx + ix);
-      for (std::int64_t q = start[cell]; q < start[cell + 1]; ++q) {
-        const std::int32_t g = ids[static_cast<std::size_t>(q)];
-        const double dy = y - sy[static_cast<std::size_t>(g)], dx = x - sx[static_cast<std::size_t>(g)];
-        const double d = dy * dy + dx * dx;
-        if (d < bd || (d == bd && g < best)) {
-          bd = d;
-          best = g;
-        }
-      }
-    };
-    const std::int64_t rmax = std::max(ny, nx);
-    for (std::int64_t r = 0; r <= rmax; ++r) {
-      if (r == 0) {
-        visit(cy, cx);
-      } else {
-        for (std::int64_t ix = cx - r; ix <= cx + r; ++ix) {
-          visit(cy - r, ix);
-          visit(cy + r, ix);
-        }
-        for (std::int64_t iy = cy - r + 1; iy <= cy + r - 1; ++iy) {
-          visit(iy, cx - r);
-          visit(iy, cx + r);
-        }
-      }
-      // cells r + 1 or more away hold nothing closer than r * c
-      const double reach = static_cast<double>(r) * c;
-      if (best >= 0 && bd < reach * reach) break;
-    }
-    return best;
-  }
-};
+// queries in O(1) expected time (instead of O(n_grains)), exact, ties to the lower index
+// (point_grid.hpp). Every warped point (seed or query) lies within the scan box grown by the
+// warp amplitude.
+sim_detail::PointGrid seed_grid(const SimParams& p, const Warp& w, const std::vector<double>& sy,
+                                const std::vector<double>& sx) {
+  const double amp = w.reach();
+  const double c = std::max(1.0, std::sqrt(static_cast<double>(p.scan.y * p.scan.x) / p.n_grains));
+  sim_detail::PointGrid g(-amp - 1, -amp - 1, static_cast<double>(p.scan.y) + 2 * amp + 2 + c,
+                          static_cast<double>(p.scan.x) + 2 * amp + 2 + c, c);
+  g.build(sy, sx);
+  return g;
+}
 
 std::vector<DiskTemplate> grain_disks(const SimParams& p, const SimLattice& L, double angle_deg,
                                       std::int64_t grain) {
@@ -431,7 +372,7 @@ Model build_model(const SimParams& p) {
     warp(static_cast<double>(m.grains[static_cast<std::size_t>(g)].seed_ry),
          static_cast<double>(m.grains[static_cast<std::size_t>(g)].seed_rx), wsy[static_cast<std::size_t>(g)],
          wsx[static_cast<std::size_t>(g)]);
-  const SeedGrid grid(p, warp, wsy, wsx);
+  const sim_detail::PointGrid grid = seed_grid(p, warp, wsy, wsx);
   m.labels.resize(static_cast<std::size_t>(N));
   tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, Ry), [&](const tbb::blocked_range<std::int64_t>& rows) {
     for (std::int64_t ry = rows.begin(); ry < rows.end(); ++ry)
