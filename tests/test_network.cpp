@@ -272,18 +272,6 @@ OrientationMap known_map() {
   return m;
 }
 
-void write_results(const std::string& path, const OrientationMap* m) {
-  ResultsWriter w(path, true);
-  ResultsHeader h;
-  h.input = "sim";
-  h.scan = {6, 8};
-  h.detector = {16, 16};
-  h.scan_step_nm = 2;
-  w.write_header(h);
-  if (m) w.write_orientation(*m);
-  w.commit();
-}
-
 } // namespace
 
 TEST_CASE("network: two domains split by a straight line") {
@@ -650,7 +638,7 @@ TEST_CASE("network: /network round trip and readers' errors") {
   const std::string path = dir + "/r.h5";
   OrientationMap m = known_map();
   m.scan_step_nm = 2;
-  write_results(path, &m);
+  testing::write_orientation_results(path, &m);
   RunContext ctx;
   SegmentParams keep_unindexed;  // the map's unindexed patch stays -1 (an unlabelled region)
   keep_unindexed.fill_unindexed = false;
@@ -675,7 +663,7 @@ TEST_CASE("network: /network round trip and readers' errors") {
 
   // an empty network round-trips too
   const std::string e_path = dir + "/e.h5";
-  write_results(e_path, &m);
+  testing::write_orientation_results(e_path, &m);
   {
     Segmentation one = seg;
     one.labels.assign(one.labels.size(), 0);
@@ -824,7 +812,7 @@ TEST_CASE("network verb: segment then network, outputs, idempotent, /percolation
   const std::string dir = testing::scratch("network_verb");
   const std::string path = dir + "/r.h5";
   const OrientationMap m = known_map();
-  write_results(path, &m);
+  testing::write_orientation_results(path, &m);
   const testing::CliResult s = testing::run_cli("segment " + path + " --segment.fill_unindexed false");
   REQUIRE(s.exit_code == 0);
   {
@@ -891,7 +879,7 @@ TEST_CASE("network verb: no /domains and bad parameters are one-line errors, fil
   const std::string dir = testing::scratch("network_verb_errors");
   const std::string path = dir + "/r.h5";
   const OrientationMap m = known_map();
-  write_results(path, &m);
+  testing::write_orientation_results(path, &m);
   const std::string before = slurp(path);
   const testing::CliResult r = testing::run_cli("network " + path);
   CHECK(r.exit_code == 2);

@@ -67,18 +67,6 @@ std::vector<std::int32_t> known_labels(bool filled = false) {
   return l;
 }
 
-void write_results(const std::string& path, const OrientationMap* m) {
-  ResultsWriter w(path, true);
-  ResultsHeader h;
-  h.input = "sim";
-  h.scan = {6, 8};
-  h.detector = {16, 16};
-  h.scan_step_nm = 2;
-  w.write_header(h);
-  if (m) w.write_orientation(*m);
-  w.commit();
-}
-
 } // namespace
 
 TEST_CASE("results: orientation and domains round trip, and the readers' errors") {
@@ -87,7 +75,7 @@ TEST_CASE("results: orientation and domains round trip, and the readers' errors"
   OrientationMap m = known_map();
   m.quaternion.resize(static_cast<std::size_t>(m.size()));
   for (std::size_t i = 0; i < m.quaternion.size(); ++i) m.quaternion[i] = {1, 0, 0, static_cast<float>(i) * 1e-3f};
-  write_results(path, &m);
+  testing::write_orientation_results(path, &m);
   const OrientationMap r = read_orientation(path);
   CHECK(r.scan == m.scan);
   CHECK(r.phase == m.phase);
@@ -134,7 +122,7 @@ TEST_CASE("results: orientation and domains round trip, and the readers' errors"
 
   // errors
   const std::string empty = dir + "/empty.h5";
-  write_results(empty, nullptr);
+  testing::write_orientation_results(empty, nullptr);
   CHECK(error_of([&] { read_orientation(empty); }) == empty + ": no /orientation; run 'domainmap index " + empty + "' first");
   {
     ResultsWriter w(empty, false);
@@ -142,9 +130,9 @@ TEST_CASE("results: orientation and domains round trip, and the readers' errors"
   }
   OrientationMap bad = known_map();
   bad.phases[1].symmetry = "Q7";
-  write_results(empty, &bad);
+  testing::write_orientation_results(empty, &bad);
   CHECK(error_of([&] { read_orientation(empty); }) == empty + ":/phases/1: unknown symmetry 'Q7'");
-  write_results(empty, &m);
+  testing::write_orientation_results(empty, &m);
   {
     h5::Handle f = h5::open_file_rw(empty);
     h5::Handle g = h5::open_group(f, "/orientation", empty);
@@ -160,7 +148,7 @@ TEST_CASE("results: orientation and domains round trip, and the readers' errors"
 TEST_CASE("segment verb: exact labels and table, idempotent, stale /network deleted") {
   const std::string dir = testing::scratch("segment_verb");
   const std::string path = dir + "/r.h5";
-  write_results(path, nullptr);
+  testing::write_orientation_results(path, nullptr);
   {
     // a stale /network beside an old orientation map: writing /orientation drops it, so add it after
     ResultsWriter w(path, false);
@@ -239,7 +227,7 @@ TEST_CASE("segment verb: exact labels and table, idempotent, stale /network dele
 TEST_CASE("segment verb: missing /orientation and bad parameters are one-line errors, file untouched") {
   const std::string dir = testing::scratch("segment_verb_errors");
   const std::string path = dir + "/r.h5";
-  write_results(path, nullptr);
+  testing::write_orientation_results(path, nullptr);
   const std::string before = slurp(path);
   const testing::CliResult r = testing::run_cli("segment " + path);
   CHECK(r.exit_code == 2);
@@ -251,7 +239,7 @@ TEST_CASE("segment verb: missing /orientation and bad parameters are one-line er
 
   const std::string good = dir + "/g.h5";
   const OrientationMap m = known_map();
-  write_results(good, &m);
+  testing::write_orientation_results(good, &m);
   const std::string good_before = slurp(good);
   for (const std::string& v : {"-3", "abc", "200"}) {
     const testing::CliResult b = testing::run_cli("segment " + good + " --segment.threshold_deg " + v);

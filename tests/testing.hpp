@@ -8,6 +8,8 @@
 
 #include <unistd.h>
 
+#include "domainmap/results.hpp"
+
 namespace testing {
 
 /// ../shared beside the project (DOMAINMAP_SHARED_DIR), e.g. shared("data/real/merlin/x.mib").
@@ -59,6 +61,20 @@ inline int count_lines(const std::string& s) {
   for (char c : s) n += c == '\n';
   if (!s.empty() && s.back() != '\n') ++n;
   return n;
+}
+
+/// A new results file for the 6 x 8 maps of the domain-stage tests: header (input "sim",
+/// detector 16 x 16, step 2 nm) and, if m is given, its /orientation.
+inline void write_orientation_results(const std::string& path, const domainmap::OrientationMap* m) {
+  domainmap::ResultsWriter w(path, true);
+  domainmap::ResultsHeader h;
+  h.input = "sim";
+  h.scan = {6, 8};
+  h.detector = {16, 16};
+  h.scan_step_nm = 2;
+  w.write_header(h);
+  if (m) w.write_orientation(*m);
+  w.commit();
 }
 
 } // namespace testing
